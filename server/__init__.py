@@ -1,0 +1,1 @@
+"""Rounds: a self-hosted virtual conference platform for continuing medical education."""

@@ -1,0 +1,126 @@
+"""``create_app(settings)``: wiring only."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import aiohttp_jinja2
+import jinja2
+import socketio
+from aiohttp import web
+from aiohttp_session import setup as setup_session
+from aiohttp_session.cookie_storage import EncryptedCookieStorage
+
+from .clock import Clock
+from .coord import coordination_for
+from .http import account, api, health, pages
+from .http.identity import csrf_token, current_user
+from .http.middleware import csrf_middleware, error_middleware, metrics_middleware
+from .metrics import Metrics
+from .settings import ROOT, Settings
+from .state import ACCOUNTS, CATALOGUE, CLOCK, COORD, ENGINE, EXTRA, METRICS, SETTINGS, SIO
+from .store.accounts import AccountStore
+from .store.db import connect, migrate
+from .store.load import import_configured_conference
+
+__all__ = ["create_app"]
+
+FRONTEND = ROOT / "frontend"
+CREDIT_NAMES = {
+    "ama_pra_1": "AMA PRA Category 1 Credits™",
+    "ancc": "ANCC contact hours",
+    "acpe": "ACPE contact hours",
+    "participation": "participation hours",
+}
+
+
+def create_app(settings: Settings) -> web.Application:
+    """The Rounds application for ``settings``; storage opens on startup."""
+    app = web.Application(
+        middlewares=[metrics_middleware, error_middleware],
+        client_max_size=max(settings.upload_max_bytes, 1024 * 1024) + 64 * 1024,
+    )
+    app[SETTINGS] = settings
+    app[METRICS] = Metrics()
+    app[CLOCK] = Clock(scale=settings.time_scale)
+    app[EXTRA] = {}
+    coord = coordination_for(settings.redis_url)
+    app[COORD] = coord
+    app[SIO] = socketio.AsyncServer(async_mode="aiohttp", client_manager=coord.socketio_manager())
+    app[SIO].attach(app)
+
+    # aiohttp-session base64-encodes raw bytes into the Fernet key itself.
+    fernet_key = hashlib.sha256(b"cookie:" + settings.secret_key).digest()
+    setup_session(app, EncryptedCookieStorage(
+        fernet_key, cookie_name="rounds_session", httponly=True, samesite="Lax",
+        secure=settings.cookie_secure, max_age=12 * 3600,
+    ))
+    app.middlewares.append(csrf_middleware)
+    _setup_templates(app)
+
+    app.cleanup_ctx.append(_storage)
+    app.cleanup_ctx.append(_coordination)
+    for module in (health, account, api, pages):
+        app.router.add_routes(module.routes)
+    for feature in _features():
+        feature(app)
+    app.router.add_static("/static/vendor", FRONTEND / "node_modules" / "socket.io-client" / "dist",
+                          name="vendor")
+    app.router.add_static("/static", FRONTEND / "static", name="static")
+    return app
+
+
+def _features() -> list:  # type: ignore[type-arg]
+    """Each feature's ``setup(app)``: its routes, namespaces and cleanup contexts."""
+    from .http import qa as http_qa  # Q&A (issue 4)
+    return [
+        http_qa.setup,
+    ]
+
+
+def _setup_templates(app: web.Application) -> None:
+    env = aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(str(FRONTEND / "templates")),
+        autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+        context_processors=[_page_context],
+    )
+    env.filters["credit_name"] = lambda ctype: CREDIT_NAMES.get(ctype, ctype)
+
+    def local_time(value: datetime, fmt: str = "%H:%M") -> str:
+        zone = ZoneInfo(app[CATALOGUE].conference.timezone)
+        return value.astimezone(zone).strftime(fmt)
+
+    env.filters["local_time"] = local_time
+
+
+async def _page_context(request: web.Request) -> dict[str, object]:
+    return {
+        "user": await current_user(request),
+        "csrf": await csrf_token(request),
+        "conference": request.app[CATALOGUE].conference,
+    }
+
+
+async def _storage(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    engine = connect(settings.db_url)
+    await migrate(engine)
+    app[ENGINE] = engine
+    app[ACCOUNTS] = AccountStore(engine)
+    app[CATALOGUE] = await import_configured_conference(engine, settings, app[CLOCK])
+    yield
+    await engine.dispose()
+
+
+async def _coordination(app: web.Application) -> AsyncIterator[None]:
+    yield
+    await app[COORD].close()
+
+
+def static_path(name: str) -> Path:
+    return FRONTEND / "static" / name

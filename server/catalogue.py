@@ -1,0 +1,213 @@
+"""The conference catalogue: conference, tracks, sessions, disclosures, booths (pure values)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+__all__ = [
+    "AttentionChecks",
+    "Booth",
+    "BoothResource",
+    "Catalogue",
+    "Conference",
+    "Disclosure",
+    "EvaluationQuestion",
+    "Format",
+    "Relationship",
+    "Role",
+    "Session",
+    "SessionState",
+    "Span",
+    "Track",
+]
+
+
+class Role(enum.StrEnum):
+    ATTENDEE = "attendee"
+    FACULTY = "faculty"
+    MODERATOR = "moderator"
+    EXHIBITOR = "exhibitor"
+    ORGANIZER = "organizer"
+
+
+class Format(enum.StrEnum):
+    LECTURE = "lecture"
+    CASE_PRESENTATION = "case presentation"
+    PANEL = "panel"
+    WORKSHOP = "workshop"
+
+
+class SessionState(enum.StrEnum):
+    UPCOMING = "upcoming"
+    LIVE = "live"
+    ENDED = "ended"
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A half-open stretch of conference time ``[start, end)``."""
+
+    start: datetime
+    end: datetime
+
+    @property
+    def seconds(self) -> float:
+        return (self.end - self.start).total_seconds()
+
+
+@dataclass(frozen=True, slots=True)
+class Relationship:
+    company: str
+    nature: str
+
+
+@dataclass(frozen=True, slots=True)
+class Disclosure:
+    """One person's relevant financial relationships (none is a disclosure too)."""
+
+    name: str
+    role: str  # "faculty", "planner", "moderator", ...
+    relationships: tuple[Relationship, ...] = ()
+    mitigated: bool = True
+    email: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AttentionChecks:
+    """Prompts at random moments between ``min_gap_s`` and ``max_gap_s`` (conference seconds)."""
+
+    min_gap_s: int
+    max_gap_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationQuestion:
+    id: str
+    text: str
+    kind: str  # "scale" (1-5), "yesno" or "text"
+    required: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Track:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    id: str
+    title: str
+    track: str
+    format: Format
+    start: datetime
+    end: datetime
+    faculty: tuple[str, ...]  # emails
+    faculty_names: tuple[str, ...]
+    moderators: tuple[str, ...]
+    credits: dict[str, Decimal]  # credit type -> designated maximum
+    accredited: bool
+    min_participation: Decimal = Decimal("0.5")
+    premoderation: bool = True
+    industry_supporter: str = ""
+    commercial_supporters: tuple[str, ...] = ()
+    description: str = ""
+    breaks: tuple[Span, ...] = ()
+    disclosures: tuple[Disclosure, ...] = ()
+    attention_checks: AttentionChecks | None = None
+    evaluation: tuple[EvaluationQuestion, ...] = ()
+
+    def state(self, now: datetime) -> SessionState:
+        """Upcoming before its start, live within its window, ended after."""
+        if now < self.start:
+            return SessionState.UPCOMING
+        if now < self.end:
+            return SessionState.LIVE
+        return SessionState.ENDED
+
+    @property
+    def window(self) -> Span:
+        return Span(self.start, self.end)
+
+    def accredited_timeline(self) -> tuple[Span, ...]:
+        """The live window minus breaks; empty for a non-accredited session."""
+        if not self.accredited:
+            return ()
+        spans: list[Span] = []
+        cursor = self.start
+        for brk in sorted(self.breaks, key=lambda b: b.start):
+            if brk.start > cursor:
+                spans.append(Span(cursor, min(brk.start, self.end)))
+            cursor = max(cursor, brk.end)
+        if cursor < self.end:
+            spans.append(Span(cursor, self.end))
+        return tuple(spans)
+
+    def publishing_window(self, margin: timedelta) -> Span:
+        return Span(self.start - margin, self.end + margin)
+
+
+@dataclass(frozen=True, slots=True)
+class BoothResource:
+    title: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Booth:
+    id: str
+    org: str
+    tier: str
+    description: str
+    staff: tuple[str, ...]  # emails
+    resources: tuple[BoothResource, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Conference:
+    id: str
+    name: str
+    timezone: str
+    provider: str
+    location: str
+    accreditation_statement: str
+    designation_statements: dict[str, str]
+    credit_types: tuple[str, ...]
+    credit_rounding: str = "nearest"  # or "down"
+    reports_to_learner_database: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Catalogue:
+    """A whole conference as loaded from a conference file."""
+
+    conference: Conference
+    tracks: tuple[Track, ...]
+    sessions: tuple[Session, ...]
+    booths: tuple[Booth, ...]
+    _by_id: dict[str, Session] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._by_id.update({s.id: s for s in self.sessions})
+
+    def session(self, session_id: str) -> Session | None:
+        return self._by_id.get(session_id)
+
+    def booth(self, booth_id: str) -> Booth | None:
+        return next((b for b in self.booths if b.id == booth_id), None)
+
+    def sessions_in(self, state: SessionState, now: datetime) -> list[Session]:
+        return [s for s in self.sessions if s.state(now) is state]
+
+    def days(self) -> list[tuple[str, list[Session]]]:
+        """Sessions grouped by conference-local day, in time order."""
+        from zoneinfo import ZoneInfo
+
+        zone = ZoneInfo(self.conference.timezone)
+        days: dict[str, list[Session]] = {}
+        for s in sorted(self.sessions, key=lambda s: (s.start, s.track)):
+            days.setdefault(s.start.astimezone(zone).strftime("%A %d %B %Y"), []).append(s)
+        return list(days.items())

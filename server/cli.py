@@ -1,0 +1,169 @@
+"""The ``rounds`` command for organizers: serve, users, token, import."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from .accounts import valid_email
+from .catalogue import Role
+from .conference_file import PROFESSIONS, ConferenceFileError
+from .errors import RoundsError
+from .settings import Settings, SettingsError, load_settings
+from .store.accounts import AccountStore
+from .store.db import connect, migrate
+from .store.load import import_file
+from .tokens import mint_token
+
+__all__ = ["main"]
+
+Command = Callable[[argparse.Namespace, Settings], Awaitable[int]]
+EXTRA_COMMANDS: list[Callable[[Any], None]] = []  # features add subcommands (export ...)
+
+
+class CliError(Exception):
+    """A one-line reason to exit non-zero."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rounds", description="Rounds: virtual CME conferences.")
+    parser.add_argument("--config", type=Path, help="a TOML settings file (overrides config/default.toml)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="serve the conference over HTTP")
+    serve.add_argument("--host", help="address to listen on (default: setting host)")
+    serve.add_argument("--port", type=int, help="port to listen on (default: setting port / $PORT)")
+    serve.set_defaults(run=_serve)
+
+    users = sub.add_parser("users", help="add and list accounts").add_subparsers(
+        dest="users_command", required=True, metavar="ACTION")
+    add = users.add_parser("add", help="create an account")
+    add.add_argument("email")
+    add.add_argument("--role", required=True, choices=[r.value for r in Role])
+    add.add_argument("--name", help="display name (default: from the email)")
+    add.add_argument("--password", help="password (default: prompt when interactive; none means token-only)")
+    add.add_argument("--profession", default="other", choices=PROFESSIONS)
+    add.set_defaults(run=_users_add)
+    lst = users.add_parser("list", help="print one email per line")
+    lst.add_argument("--role", choices=[r.value for r in Role])
+    lst.add_argument("--session", help="only people assigned to this session (faculty/moderators)")
+    lst.add_argument("--booth", help="only staff of this booth")
+    lst.set_defaults(run=_users_list)
+
+    token = sub.add_parser("token", help="print a signed bearer token for an account")
+    token.add_argument("email")
+    token.add_argument("--ttl", type=int, help="lifetime in seconds (default: setting token_ttl_s)")
+    token.set_defaults(run=_token)
+
+    imp = sub.add_parser("import", help="load or update a conference file (TOML or YAML)")
+    imp.add_argument("conference_file", type=Path)
+    imp.set_defaults(run=_import)
+
+    for add_command in EXTRA_COMMANDS:
+        add_command(sub)
+    return parser
+
+
+async def _engine(settings: Settings) -> Any:
+    engine = connect(settings.db_url)
+    await migrate(engine)
+    return engine
+
+
+async def _users_add(args: argparse.Namespace, settings: Settings) -> int:
+    email = valid_email(args.email)
+    password = args.password
+    if password is None and sys.stdin.isatty():
+        password = getpass.getpass("Password (empty for token-only): ")
+    if password and len(password) < 10:
+        raise CliError("password must have at least 10 characters")
+    engine = await _engine(settings)
+    try:
+        user = await AccountStore(engine).create(
+            email, args.name or email.split("@")[0], Role(args.role), password or "", args.profession)
+    finally:
+        await engine.dispose()
+    print(f"created {user.email} ({user.role.value})")
+    return 0
+
+
+async def _users_list(args: argparse.Namespace, settings: Settings) -> int:
+    engine = await _engine(settings)
+    try:
+        emails = await AccountStore(engine).emails(
+            Role(args.role) if args.role else None, session=args.session, booth=args.booth)
+    finally:
+        await engine.dispose()
+    for email in emails:
+        print(email)
+    return 0
+
+
+async def _token(args: argparse.Namespace, settings: Settings) -> int:
+    ttl = settings.token_ttl_s if args.ttl is None else args.ttl
+    if ttl <= 0:
+        raise CliError("--ttl must be a positive number of seconds")
+    engine = await _engine(settings)
+    try:
+        user = await AccountStore(engine).by_email(args.email)
+    finally:
+        await engine.dispose()
+    if user is None:
+        raise CliError(f"no account {args.email!r}; create it with `rounds users add`")
+    print(mint_token(settings.secret_key, user.id, ttl))
+    return 0
+
+
+async def _import(args: argparse.Namespace, settings: Settings) -> int:
+    engine = await _engine(settings)
+    try:
+        summary = await import_file(engine, args.conference_file)
+    finally:
+        await engine.dispose()
+    print(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in summary.items()))
+    return 0
+
+
+async def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from aiohttp import web
+
+    from .app import create_app
+    from .logs import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format)
+    host = args.host or settings.host
+    port = settings.port if args.port is None else args.port
+    runner = web.AppRunner(create_app(settings), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    print(f"Rounds is serving on http://{host}:{port}/", flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``rounds`` console script."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(config_file=args.config)
+        run: Command = args.run
+        return asyncio.run(run(args, settings))
+    except (CliError, SettingsError, ConferenceFileError, RoundsError, OSError) as exc:
+        print(f"rounds: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Socket.IO namespaces: classes that authenticate, validate and delegate to the domain."""

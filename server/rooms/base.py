@@ -1,0 +1,133 @@
+"""The base of every Rounds namespace: authentication at connect, acks, errors, validation.
+
+Client events are calls with an acknowledgement: a handler ``on_<event>(sid, data)`` returns a
+dict that goes back as ``{"ok": true, ...}``; a :class:`RoundsError` it raises goes back as
+``{"ok": false, "error": code, "reason": text}``. An unknown event or a payload that is not a JSON
+object gets an error ack too, never silence.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import socketio
+from aiohttp import web
+from aiohttp_session import get_session
+
+from ..accounts import User
+from ..errors import BadRequest, NotAuthenticated, RateLimited, RoundsError, UnknownEvent, error_ack
+from ..state import ACCOUNTS, COORD, METRICS, SETTINGS
+from ..tokens import read_token
+
+__all__ = ["RoundsNamespace", "get_bool", "get_int", "get_str"]
+
+log = logging.getLogger("rounds.realtime")
+
+
+class RoundsNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
+    """A namespace whose every connection belongs to a known user."""
+
+    def __init__(self, namespace: str, app: web.Application) -> None:
+        super().__init__(namespace)
+        self.app = app
+        self.users: dict[str, User] = {}
+
+    async def authenticate(self, environ: Mapping[str, Any], auth: Any) -> User:
+        """The user of a connecting client: ``auth={"token": ...}`` or the session cookie."""
+        token = auth.get("token") if isinstance(auth, dict) else None
+        if token is not None:
+            if not isinstance(token, str):
+                raise NotAuthenticated("token must be a string")
+            user_id: int | None = read_token(self.app[SETTINGS].secret_key, token)
+        else:
+            request = environ.get("aiohttp.request")
+            session = await get_session(request) if request is not None else {}
+            raw = session.get("uid")
+            user_id = raw if isinstance(raw, int) else None
+        user = await self.app[ACCOUNTS].by_id(user_id) if user_id is not None else None
+        if user is None:
+            raise NotAuthenticated("sign in first")
+        return user
+
+    async def on_connect(self, sid: str, environ: Mapping[str, Any], auth: Any = None) -> None:
+        try:
+            user = await self.authenticate(environ, auth)
+        except RoundsError as exc:
+            raise socketio.exceptions.ConnectionRefusedError(error_ack(exc)) from None
+        self.users[sid] = user
+        self.app[METRICS].sockets.labels(self.namespace).inc()
+        await self.connected(sid, user)
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        user = self.users.pop(sid, None)
+        if user is not None:
+            self.app[METRICS].sockets.labels(self.namespace).dec()
+            await self.disconnected(sid, user)
+
+    async def connected(self, sid: str, user: User) -> None:
+        """Hook: a client of ``user`` connected."""
+
+    async def disconnected(self, sid: str, user: User) -> None:
+        """Hook: a client of ``user`` went away (also on a dropped connection)."""
+
+    def user(self, sid: str) -> User:
+        user = self.users.get(sid)
+        if user is None:
+            raise NotAuthenticated("not connected")
+        return user
+
+    async def limit(self, user: User, kind: str, per_minute: int) -> None:
+        """Raise :class:`RateLimited` when ``user`` did ``kind`` more than ``per_minute`` times."""
+        if not await self.app[COORD].hit(f"{self.namespace}:{kind}:{user.id}", per_minute, 60):
+            raise RateLimited(f"too many {kind} requests; wait a minute")
+
+    async def trigger_event(self, event: str, *args: Any) -> Any:
+        if event in ("connect", "disconnect"):
+            return await super().trigger_event(event, *args)
+        handler = getattr(self, f"on_{event}", None)
+        if handler is None or not callable(handler):
+            return error_ack(UnknownEvent(f"unknown event {event!r}"))
+        sid, data = args[0], (args[1] if len(args) > 1 else {})
+        if len(args) > 2:
+            return error_ack(BadRequest("send one JSON object per call"))
+        if not isinstance(data, dict):
+            return error_ack(BadRequest("the payload must be a JSON object"))
+        try:
+            result = await handler(sid, data)
+        except RoundsError as exc:
+            return error_ack(exc)
+        except Exception:
+            log.exception("unexpected error in %s %s", self.namespace, event)
+            return error_ack(RoundsError("something went wrong on our side"))
+        return {"ok": True, **(result or {})}
+
+
+def get_str(data: Mapping[str, Any], name: str, max_len: int, *, required: bool = True) -> str:
+    """A trimmed string field; raises :class:`BadRequest` naming the field."""
+    value = data.get(name)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str):
+        raise BadRequest(f"{name} must be a string", field=name)
+    value = value.strip()
+    if required and not value:
+        raise BadRequest(f"{name} must not be empty", field=name)
+    if len(value) > max_len:
+        raise BadRequest(f"{name} is longer than {max_len} characters", field=name)
+    return value
+
+
+def get_bool(data: Mapping[str, Any], name: str, default: bool | None = None) -> bool:
+    value = data.get(name, default)
+    if not isinstance(value, bool):
+        raise BadRequest(f"{name} must be true or false", field=name)
+    return value
+
+
+def get_int(data: Mapping[str, Any], name: str, *, minimum: int = 0, maximum: int = 2**31) -> int:
+    value = data.get(name)
+    if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= maximum:
+        raise BadRequest(f"{name} must be a whole number from {minimum} to {maximum}", field=name)
+    return value

@@ -1,0 +1,28 @@
+"""Typed application state (``web.AppKey``): what hangs off the app instead of globals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import socketio
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from .catalogue import Catalogue
+from .clock import Clock
+from .coord import Coordination
+from .metrics import Metrics
+from .settings import Settings
+from .store.accounts import AccountStore
+
+__all__ = ["ACCOUNTS", "CATALOGUE", "CLOCK", "COORD", "ENGINE", "METRICS", "SETTINGS", "SIO", "EXTRA"]
+
+SETTINGS = web.AppKey("settings", Settings)
+ENGINE = web.AppKey("engine", AsyncEngine)
+ACCOUNTS = web.AppKey("accounts", AccountStore)
+CATALOGUE = web.AppKey("catalogue", Catalogue)
+CLOCK = web.AppKey("clock", Clock)
+COORD = web.AppKey("coord", Coordination)  # type: ignore[type-abstract]
+SIO = web.AppKey("sio", socketio.AsyncServer)
+METRICS = web.AppKey("metrics", Metrics)
+EXTRA = web.AppKey("extra", dict[str, Any])

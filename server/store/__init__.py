@@ -1,0 +1,1 @@
+"""Records in SQL: SQLAlchemy Core tables, queries and Alembic migrations."""

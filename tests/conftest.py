@@ -1,0 +1,127 @@
+"""Shared fixtures: settings on a temp data directory, a real app, people of every role, clients."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import socketio
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from server.accounts import User
+from server.app import create_app
+from server.catalogue import Role
+from server.settings import ROOT, Settings, load_settings
+from server.state import ACCOUNTS, SETTINGS
+from server.tokens import mint_token
+
+DEMO = ROOT / "config" / "demo-conference.toml"
+
+
+@pytest.fixture(scope="session")
+def conference_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo conference without its demo accounts (tests make the people they need)."""
+    text = DEMO.read_text(encoding="utf-8")
+    text = re.split(r"\n# -+ demo accounts", text)[0] + "\n"
+    path = tmp_path_factory.mktemp("conference") / "conference.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def make_settings(data_dir: Path, conference: Path, **overrides: Any) -> Settings:
+    """Settings isolated from the environment, media on loopback only."""
+    values: dict[str, Any] = dict(
+        data_dir=data_dir, conference=conference, ice_addresses="127.0.0.1", secret_key=b"test-secret-key",
+        login_attempts=1000,
+    )
+    values.update(overrides)
+    return load_settings(env={}, **values)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, conference_file: Path) -> Settings:
+    return make_settings(tmp_path / "data", conference_file)
+
+
+@pytest.fixture
+async def app(settings: Settings) -> web.Application:
+    return create_app(settings)
+
+
+@pytest.fixture
+async def server(app: web.Application, aiohttp_server: Callable[..., Awaitable[TestServer]]) -> TestServer:
+    """The app served on a free loopback port."""
+    return await aiohttp_server(app, host="127.0.0.1")
+
+
+@pytest.fixture
+async def client(server: TestServer, aiohttp_client: Callable[..., Awaitable[TestClient]]) -> TestClient:
+    return await aiohttp_client(server)
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    user: User
+    token: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        """HTTP headers that authenticate as this person."""
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+async def add_person(app: web.Application, email: str, role: Role, name: str = "", profession: str = "physician",
+                     password: str = "") -> Person:
+    user = await app[ACCOUNTS].create(email, name or email.split("@")[0].title(), role, password, profession)
+    return Person(user, mint_token(app[SETTINGS].secret_key, user.id, 3600))
+
+
+@pytest.fixture
+async def people(server: TestServer) -> dict[str, Person]:
+    """One person per role, assigned as in the demo conference.
+
+    ``faculty`` teaches and ``moderator`` moderates ``heart-failure-2026``; ``exhibitor`` staffs
+    ``meridian``; ``other_moderator`` moderates only day-2 sessions; ``attendee2`` is a second learner.
+    """
+    app = server.app
+    spec = {
+        "organizer": ("organizer@demo.rounds", Role.ORGANIZER, "other"),
+        "faculty": ("ana.okafor@demo.rounds", Role.FACULTY, "physician"),
+        "faculty2": ("li.chen@demo.rounds", Role.FACULTY, "physician"),
+        "moderator": ("sam.reyes@demo.rounds", Role.MODERATOR, "other"),
+        "other_moderator": ("jo.kim@demo.rounds", Role.MODERATOR, "other"),
+        "exhibitor": ("pat.lee@demo.rounds", Role.EXHIBITOR, "other"),
+        "other_exhibitor": ("max.weber@demo.rounds", Role.EXHIBITOR, "other"),
+        "attendee": ("maria.lopez@demo.rounds", Role.ATTENDEE, "physician"),
+        "attendee2": ("tom.nguyen@demo.rounds", Role.ATTENDEE, "nurse"),
+        "pharmacist": ("priya.shah@demo.rounds", Role.ATTENDEE, "pharmacist"),
+    }
+    return {key: await add_person(app, email, role, profession=prof) for key, (email, role, prof) in spec.items()}
+
+
+SioFactory = Callable[..., Awaitable[socketio.AsyncClient]]
+
+
+@pytest.fixture
+async def sio(server: TestServer) -> AsyncIterator[SioFactory]:
+    """Factory of connected Socket.IO clients: ``await sio(person, "/qa")``."""
+    clients: list[socketio.AsyncClient] = []
+    url = str(server.make_url("/"))
+
+    async def connect(person: Person | None, namespace: str, **kwargs: Any) -> socketio.AsyncClient:
+        client = socketio.AsyncClient(reconnection=kwargs.pop("reconnection", False))
+        auth = {"token": person.token} if person is not None else None
+        await client.connect(url, namespaces=[namespace], auth=auth, transports=["websocket"],
+                             wait_timeout=10, **kwargs)
+        clients.append(client)
+        return client
+
+    yield connect
+    for client in clients:
+        if client.connected:
+            await client.disconnect()
