@@ -119,6 +119,7 @@ class Session:
     disclosures: tuple[Disclosure, ...] = ()
     attention_checks: AttentionChecks | None = None
     evaluation: tuple[EvaluationQuestion, ...] = ()
+    day: int = 1  # the conference day it belongs to, as the file numbers them
 
     def state(self, now: datetime) -> SessionState:
         """Upcoming before its start, live within its window, ended after."""
@@ -203,11 +204,14 @@ class Catalogue:
         return [s for s in self.sessions if s.state(now) is state]
 
     def days(self) -> list[tuple[str, list[Session]]]:
-        """Sessions grouped by conference-local day, in time order."""
+        """Sessions grouped by conference day (as the file numbers them), in time order.
+
+        The label is the local date of the day's first session.
+        """
         from zoneinfo import ZoneInfo
 
         zone = ZoneInfo(self.conference.timezone)
-        days: dict[str, list[Session]] = {}
+        days: dict[int, list[Session]] = {}
         for s in sorted(self.sessions, key=lambda s: (s.start, s.track)):
-            days.setdefault(s.start.astimezone(zone).strftime("%A %d %B %Y"), []).append(s)
-        return list(days.items())
+            days.setdefault(s.day, []).append(s)
+        return [(v[0].start.astimezone(zone).strftime("%A %d %B %Y"), v) for _, v in sorted(days.items())]

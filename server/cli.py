@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import importlib
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -23,7 +24,21 @@ from .tokens import mint_token
 __all__ = ["main"]
 
 Command = Callable[[argparse.Namespace, Settings], Awaitable[int]]
-EXTRA_COMMANDS: list[Callable[[Any], None]] = []  # features add subcommands (export ...)
+# `rounds export KIND`: each kind is a coroutine (engine, catalogue, args) -> text printed as is.
+Exporter = Callable[[Any, Any, argparse.Namespace], Awaitable[str]]
+EXPORTS: dict[str, Exporter] = {}
+# Modules that register exporters with @exporter("kind") when imported.
+EXPORT_MODULES: tuple[str, ...] = ()
+
+
+def exporter(kind: str) -> Callable[[Exporter], Exporter]:
+    """Register ``rounds export KIND``."""
+
+    def register(fn: Exporter) -> Exporter:
+        EXPORTS[kind] = fn
+        return fn
+
+    return register
 
 
 class CliError(Exception):
@@ -64,8 +79,14 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("conference_file", type=Path)
     imp.set_defaults(run=_import)
 
-    for add_command in EXTRA_COMMANDS:
-        add_command(sub)
+    for module in EXPORT_MODULES:
+        importlib.import_module(module)
+    export = sub.add_parser("export", help="print a report (CSV) to standard output")
+    export.add_argument("kind", choices=sorted(EXPORTS) or ["(none)"], help="what to export")
+    export.add_argument("--session", help="one session's records")
+    export.add_argument("--conference", help="conference id (default: the imported one)")
+    export.add_argument("--format", default="csv", help="csv (default), or a kind's other formats (cpe)")
+    export.set_defaults(run=_export)
     return parser
 
 
@@ -126,6 +147,20 @@ async def _import(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         await engine.dispose()
     print(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in summary.items()))
+    return 0
+
+
+async def _export(args: argparse.Namespace, settings: Settings) -> int:
+    from .store.catalogue import load_catalogue
+
+    engine = await _engine(settings)
+    try:
+        catalogue = await load_catalogue(engine, args.conference)
+        if args.session and catalogue.session(args.session) is None:
+            raise CliError(f"no session {args.session!r} in {catalogue.conference.id}")
+        sys.stdout.write(await EXPORTS[args.kind](engine, catalogue, args))
+    finally:
+        await engine.dispose()
     return 0
 
 

@@ -299,6 +299,7 @@ class _Reader:
                     disclosures=tuple(self.disclosures(raw, p)),
                     attention_checks=self.attention(raw, p),
                     evaluation=tuple(self.evaluation(raw, p)),
+                    day=self.offset(raw, p, "start").days + 1,
                 )
             )
         return sessions

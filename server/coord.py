@@ -10,6 +10,8 @@ from collections import defaultdict
 from typing import Protocol
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 import socketio
 
 __all__ = ["Coordination", "InProcess", "RedisCoordination", "coordination_for"]
@@ -83,7 +85,13 @@ class RedisCoordination:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.redis = aioredis.from_url(url, decode_responses=True, socket_connect_timeout=2)
+        # from_url gives no retries: after a Redis restart the first command on each pooled
+        # connection would fail. Retry with backoff so a restart is a pause, not an error.
+        self.redis = aioredis.from_url(
+            url, decode_responses=True, socket_connect_timeout=2,
+            retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=5),
+            retry_on_error=[aioredis.ConnectionError, aioredis.TimeoutError],
+        )
 
     async def hit(self, key: str, limit: int, window_s: float) -> bool:
         window = int(time.time() // window_s)

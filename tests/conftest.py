@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,8 +19,43 @@ from server.catalogue import Role
 from server.settings import ROOT, Settings, load_settings
 from server.state import ACCOUNTS, SETTINGS
 from server.tokens import mint_token
+from tests.services import PostgresServer, RedisServer
 
 DEMO = ROOT / "config" / "demo-conference.toml"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL the suite starts itself (free port, temp dir, as the postgres user)."""
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A redis-server the suite starts itself; tests sharing it use their own keys."""
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture
+def pg_url(postgres_server: PostgresServer) -> str:
+    """A fresh, empty PostgreSQL database for one test."""
+    return postgres_server.create_database()
+
+
+@pytest.fixture
+def pg_settings(tmp_path: Path, conference_file: Path, pg_url: str) -> Settings:
+    return make_settings(tmp_path / "data", conference_file, database_url=pg_url)
+
+
+@pytest.fixture
+def redis_settings(tmp_path: Path, conference_file: Path, redis_server: RedisServer) -> Settings:
+    import redis
+
+    with redis.Redis.from_url(redis_server.url) as r:  # each test starts on an empty Redis
+        r.flushall()
+    return make_settings(tmp_path / "data", conference_file, redis_url=redis_server.url)
 
 
 @pytest.fixture(scope="session")

@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
 
+from ..accounts import User
 from ..authz import Action, allowed
-from ..catalogue import SessionState
+from ..catalogue import Session, SessionState
 from ..errors import NotFound
-from ..state import CATALOGUE, CLOCK, SETTINGS
+from ..state import CATALOGUE, CLOCK, EXTRA, SETTINGS
 from .identity import current_user, require
 
-__all__ = ["routes", "login_redirect"]
+__all__ = ["routes", "login_redirect", "session_gates"]
 
 routes = web.RouteTableDef()
+
+# A gate runs before the session page renders and may answer instead (the disclosure screen
+# of an accredited session): async fn(request, session, user) -> web.StreamResponse | None.
+SessionGate = Callable[[web.Request, Session, User], Awaitable[web.StreamResponse | None]]
+
+
+def session_gates(app: web.Application) -> list[SessionGate]:
+    return app[EXTRA].setdefault("session_gates", [])  # type: ignore[no-any-return]
 
 
 def login_redirect(request: web.Request) -> web.HTTPSeeOther:
@@ -43,6 +53,10 @@ async def session_page(request: web.Request) -> web.StreamResponse:
     if await current_user(request) is None:
         raise login_redirect(request)
     user = await require(request, Action.WATCH, session.id)
+    for gate in session_gates(request.app):
+        answer = await gate(request, session, user)
+        if answer is not None:
+            return answer
     context = {
         "session": session,
         "state": session.state(request.app[CLOCK].now()).value,
