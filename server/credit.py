@@ -1,0 +1,342 @@
+"""CME credit rules (issue 7): watch seconds -> credit per type, faculty credit, claim checks.
+
+Pure: values in, values out. Credit amounts are ``Decimal`` with two places ("1.25") on the
+outside and whole quarter-credits (``int``) inside, never binary floats. Time is in conference
+seconds as in ``server.attendance``. Every rule cites its source in ``docs/credit.md``.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from server.errors import BadRequest, Conflict
+
+__all__ = [
+    "AlreadyClaimed",
+    "AmountAboveEligible",
+    "AmountNotPositive",
+    "AttestationMissing",
+    "ClaimRejected",
+    "ClaimRequest",
+    "CreditType",
+    "CreditTypeNotApplicable",
+    "CreditTypeNotOffered",
+    "EvaluationRequired",
+    "Learner",
+    "NotQuarterStep",
+    "PharmacyProfileMissing",
+    "Profession",
+    "Rounding",
+    "SessionCredit",
+    "applicable_types",
+    "ceu",
+    "credit_amount",
+    "faculty_eligible",
+    "learner_eligible",
+    "parse_amount",
+    "parse_claim",
+    "quarters",
+    "quarters_of",
+    "validate_claim",
+]
+
+QUARTER_SECONDS = 900  # 15 minutes: the AMA's credit increment (0.25 credit)
+
+
+class CreditType(enum.StrEnum):
+    """Credit types a conference may offer; the values are stored and exported, never change them."""
+
+    AMA_PRA_1 = "ama_pra_1"  # AMA PRA Category 1 Credit(TM), physicians (MD/DO)
+    ANCC = "ancc"  # nursing contact hours
+    ACPE = "acpe"  # pharmacy CE (contact hours, reported to CPE Monitor)
+    PARTICIPATION = "participation"  # certificate of participation, everyone else
+
+
+class Profession(enum.StrEnum):
+    """A learner's profession as the conference file and registration spell it."""
+
+    PHYSICIAN = "physician"  # MD or DO
+    NURSE = "nurse"
+    PHARMACIST = "pharmacist"
+    PHYSICIAN_ASSISTANT = "physician assistant"
+    OTHER = "other"
+
+
+class Rounding(enum.StrEnum):
+    """Conference setting ``credit_rounding``: nearest quarter (AMA default) or always down."""
+
+    NEAREST = "nearest"
+    DOWN = "down"
+
+
+# Which professions each professional credit type is for; everyone else gets participation.
+_FOR: Mapping[CreditType, frozenset[Profession]] = {
+    CreditType.AMA_PRA_1: frozenset({Profession.PHYSICIAN}),
+    CreditType.ANCC: frozenset({Profession.NURSE}),
+    CreditType.ACPE: frozenset({Profession.PHARMACIST}),
+}
+
+_QUARTER_AMOUNTS: dict[int, Decimal] = {}
+
+
+def _amount(q: int) -> Decimal:
+    """Quarter count -> Decimal with two places (cached: the benchmark asks millions of times)."""
+    amount = _QUARTER_AMOUNTS.get(q)
+    if amount is None:
+        amount = _QUARTER_AMOUNTS.setdefault(q, Decimal(q * 25).scaleb(-2))
+    return amount
+
+
+# -- errors ---------------------------------------------------------------------------------
+
+
+class ClaimRejected(BadRequest):
+    """A credit claim that cannot be accepted (400 with a reason)."""
+
+    code = "claim_rejected"
+
+
+class AmountAboveEligible(ClaimRejected):
+    code = "amount_above_eligible"
+
+
+class NotQuarterStep(ClaimRejected):
+    code = "not_quarter_step"
+
+
+class AmountNotPositive(ClaimRejected):
+    code = "amount_not_positive"
+
+
+class AttestationMissing(ClaimRejected):
+    code = "attestation_missing"
+
+
+class EvaluationRequired(ClaimRejected):
+    code = "evaluation_required"
+
+
+class CreditTypeNotApplicable(ClaimRejected):
+    code = "credit_type_not_applicable"
+
+
+class CreditTypeNotOffered(ClaimRejected):
+    code = "credit_type_not_offered"
+
+
+class PharmacyProfileMissing(ClaimRejected):
+    code = "nabp_profile_missing"
+
+
+class AlreadyClaimed(Conflict):
+    """A second claim of one credit type for one session (corrections go through the organizer)."""
+
+    code = "already_claimed"
+
+
+# -- time -> credit -------------------------------------------------------------------------
+
+
+def quarters(seconds: float, rounding: Rounding = Rounding.NEAREST) -> int:
+    """Whole quarter hours in ``seconds``: to the nearest (halves up) or rounded down."""
+    if not seconds > 0:  # also rejects NaN
+        return 0
+    if rounding is Rounding.DOWN:
+        return int(seconds // QUARTER_SECONDS)
+    # 7 min 30 s and above -> 1 quarter; integer-valued floats make this exact.
+    return int((seconds + QUARTER_SECONDS / 2) // QUARTER_SECONDS)
+
+
+def quarters_of(amount: Decimal) -> int:
+    """Quarter count of a credit amount; raises NotQuarterStep unless it is a multiple of 0.25."""
+    q = amount * 4
+    if q != q.to_integral_value():
+        raise NotQuarterStep(f"{amount} is not a multiple of 0.25")
+    return int(q)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionCredit:
+    """A session's credit designation, as the conference file declares it."""
+
+    accredited_seconds: float  # the accredited timeline's length
+    maximum: Mapping[CreditType, Decimal]  # designated maximum per offered credit type
+    minimum_fraction: Decimal = Decimal("0.5")  # of accredited time; below it, no credit
+    rounding: Rounding = Rounding.NEAREST
+    _max_quarters: dict[CreditType, int] = field(init=False, repr=False, compare=False)
+    _min_seconds: float = field(init=False, repr=False, compare=False)
+    _offers: frozenset[CreditType] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        caps = {ctype: quarters_of(amount) for ctype, amount in self.maximum.items()}
+        if CreditType.PARTICIPATION not in caps and caps:
+            # Participation is for the same activity: cap it like the largest designation.
+            caps[CreditType.PARTICIPATION] = max(caps.values())
+        object.__setattr__(self, "_max_quarters", caps)
+        object.__setattr__(self, "_offers", frozenset(caps))
+        object.__setattr__(self, "_min_seconds", float(self.minimum_fraction) * self.accredited_seconds)
+
+    @classmethod
+    def of(cls, accredited_seconds: float, credits: Mapping[str, Decimal],
+           min_participation: Decimal, rounding: str) -> SessionCredit:
+        """Build from the catalogue's spelling (``Session.credits``, ``Conference.credit_rounding``)."""
+        return cls(accredited_seconds, {CreditType(k): Decimal(v) for k, v in credits.items()},
+                   Decimal(min_participation), Rounding(rounding))
+
+    def offers(self) -> frozenset[CreditType]:
+        """Credit types this session can award (participation comes with any designation)."""
+        return self._offers
+
+    def cap(self, ctype: CreditType) -> int:
+        """Designated maximum of ``ctype`` in quarters (0 if not offered)."""
+        return self._max_quarters.get(ctype, 0)
+
+
+def credit_amount(seconds: float, rule: SessionCredit, ctype: CreditType,
+                  participation_seconds: float | None = None) -> Decimal:
+    """Credit for ``seconds`` of countable time: quarter steps, minimum 0.25, capped.
+
+    No credit when participation (``participation_seconds``, default ``seconds``) is below the
+    session's minimum fraction of its accredited time.
+    """
+    watched = seconds if participation_seconds is None else participation_seconds
+    if watched < rule._min_seconds or watched <= 0:
+        return _amount(0)
+    q = quarters(seconds, rule.rounding)
+    cap = rule.cap(ctype)
+    return _amount(min(cap, q))  # q < 1 -> 0: the minimum award is 0.25
+
+
+def applicable_types(offered: Iterable[CreditType], profession: Profession) -> tuple[CreditType, ...]:
+    """The credit types that apply to a learner: professional ones, else participation."""
+    return _applicable(frozenset(offered), profession)
+
+
+@functools.cache
+def _applicable(offered: frozenset[CreditType], profession: Profession) -> tuple[CreditType, ...]:
+    mine = tuple(t for t in CreditType if t in offered and profession in _FOR.get(t, ()))
+    if mine:
+        return mine
+    return (CreditType.PARTICIPATION,) if CreditType.PARTICIPATION in offered else ()
+
+
+def learner_eligible(rule: SessionCredit, profession: Profession, watch_seconds: float,
+                     evaluation_seconds: float = 0.0) -> dict[CreditType, Decimal]:
+    """Eligible credit per applicable type for a learner's (once-counted) watch time.
+
+    ANCC counts the time spent on the evaluation too; the minimum participation is judged on
+    watch time alone. Faculty use ``faculty_eligible`` for sessions they present in.
+    """
+    out: dict[CreditType, Decimal] = {}
+    for ctype in _applicable(rule._offers, profession):
+        counted = watch_seconds + evaluation_seconds if ctype is CreditType.ANCC else watch_seconds
+        out[ctype] = credit_amount(counted, rule, ctype, participation_seconds=watch_seconds)
+    return out
+
+
+def faculty_eligible(rule: SessionCredit, profession: Profession,
+                     presenting_seconds: float) -> dict[CreditType, Decimal]:
+    """Faculty credit: 2 AMA PRA Category 1 Credits per hour of own presentation, physicians only.
+
+    Only in a session designated for AMA PRA Category 1 Credit. Quarter hours of presentation
+    (rounded by the conference's setting) earn 0.5 credit each, not capped by the designated
+    maximum. Faculty may not also claim learner credit for the sessions they present in.
+    """
+    if profession is not Profession.PHYSICIAN or CreditType.AMA_PRA_1 not in rule._offers:
+        return {}
+    return {CreditType.AMA_PRA_1: _amount(2 * quarters(presenting_seconds, rule.rounding))}
+
+
+def ceu(hours: Decimal) -> Decimal:
+    """ACPE contact hours -> CEUs as CPE Monitor reports them (10 contact hours = 1 CEU)."""
+    return hours.scaleb(-1)
+
+
+# -- claims ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Learner:
+    """What the claim rules need to know about a learner."""
+
+    profession: Profession
+    nabp_eprofile_id: str = ""  # pharmacists: NABP e-Profile ID
+    birth_mmdd: str = ""  # pharmacists: month and day of birth, "MMDD"
+
+    @property
+    def cpe_ready(self) -> bool:
+        """True when CPE Monitor can accept this learner's credit (ID and a real MMDD)."""
+        if not (self.nabp_eprofile_id.isdigit() and len(self.birth_mmdd) == 4 and self.birth_mmdd.isdigit()):
+            return False
+        month, day = int(self.birth_mmdd[:2]), int(self.birth_mmdd[2:])
+        return 1 <= month <= 12 and 1 <= day <= (29 if month == 2 else 30 if month in (4, 6, 9, 11) else 31)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimRequest:
+    """A learner's claim: how much of which credit type, attested."""
+
+    credit_type: CreditType
+    amount: Decimal
+    attest: bool
+
+
+def parse_amount(value: object) -> Decimal:
+    """A credit amount from JSON (number or string); raises ClaimRejected if it is not one."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        raise ClaimRejected("amount must be a number")
+    try:
+        amount = Decimal(str(value).strip())  # str(float) is the shortest repr: 1.25 -> "1.25"
+    except InvalidOperation:
+        raise ClaimRejected("amount must be a number") from None
+    if not amount.is_finite():
+        raise ClaimRejected("amount must be a finite number")
+    return amount
+
+
+def parse_claim(payload: Mapping[str, object]) -> ClaimRequest:
+    """``{"credit_type", "amount", "attest"}`` -> ClaimRequest; raises ClaimRejected."""
+    raw_type = payload.get("credit_type")
+    try:
+        ctype = CreditType(raw_type) if isinstance(raw_type, str) else None
+    except ValueError:
+        ctype = None
+    if ctype is None:
+        raise ClaimRejected(f"credit_type must be one of {', '.join(t.value for t in CreditType)}")
+    return ClaimRequest(ctype, parse_amount(payload.get("amount")), payload.get("attest") is True)
+
+
+def validate_claim(claim: ClaimRequest, *, learner: Learner, eligible: Mapping[CreditType, Decimal],
+                   offered: Iterable[CreditType], evaluation_required: bool = False,
+                   evaluation_done: bool = False) -> Decimal:
+    """The amount to record for a valid claim (two places).
+
+    Raises, in this order: CreditTypeNotOffered, CreditTypeNotApplicable, AttestationMissing,
+    EvaluationRequired, PharmacyProfileMissing, AmountNotPositive, NotQuarterStep,
+    AmountAboveEligible. ``eligible`` is ``learner_eligible`` or ``faculty_eligible``.
+    """
+    ctype = claim.credit_type
+    offered = set(offered)
+    if ctype not in offered and ctype not in eligible:
+        raise CreditTypeNotOffered(f"this session does not offer {ctype.value}")
+    if ctype not in eligible and ctype not in applicable_types(offered, learner.profession):
+        raise CreditTypeNotApplicable(f"{ctype.value} does not apply to the profession {learner.profession.value}")
+    if not claim.attest:
+        raise AttestationMissing("the attestation must be accepted")
+    if evaluation_required and not evaluation_done:
+        raise EvaluationRequired("complete the session evaluation before claiming")
+    if ctype is CreditType.ACPE and not learner.cpe_ready:
+        raise PharmacyProfileMissing("pharmacy credit needs your NABP e-Profile ID and month/day of birth")
+    if claim.amount <= 0:
+        raise AmountNotPositive("the amount must be at least 0.25")
+    q = quarters_of(claim.amount)
+    limit = quarters_of(eligible.get(ctype, _amount(0)))
+    if q > limit:
+        raise AmountAboveEligible(f"{claim.amount} is more than the {_amount(limit)} you are eligible for",
+                                  eligible=str(_amount(limit)))
+    return _amount(q)
+
