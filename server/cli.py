@@ -7,7 +7,7 @@ import asyncio
 import getpass
 import importlib
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from .tokens import mint_token
 
 __all__ = ["main"]
 
-Command = Callable[[argparse.Namespace, Settings], Awaitable[int]]
+Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
 # `rounds export KIND`: each kind is a coroutine (engine, catalogue, args) -> text printed as is.
 Exporter = Callable[[Any, Any, argparse.Namespace], Awaitable[str]]
 EXPORTS: dict[str, Exporter] = {}

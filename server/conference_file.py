@@ -130,7 +130,7 @@ class _Reader:
             value = float(value)
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise self.fail(path + (key,), f"must be a {kind.__name__}, not {type(value).__name__}")
-        if kind is str and not value.strip():
+        if isinstance(value, str) and not value.strip():
             raise self.fail(path + (key,), "must not be empty")
         return value
 

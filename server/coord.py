@@ -10,9 +10,9 @@ from collections import defaultdict
 from typing import Protocol
 
 import redis.asyncio as aioredis
+import socketio
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
-import socketio
 
 __all__ = ["Coordination", "InProcess", "RedisCoordination", "coordination_for"]
 
@@ -97,7 +97,9 @@ class RedisCoordination:
         window = int(time.time() // window_s)
         name = f"rounds:rl:{key}:{window}"
         async with self.redis.pipeline(transaction=True) as pipe:
-            count, _ = await pipe.incr(name).expire(name, int(window_s) + 1).execute()
+            pipe.incr(name)
+            pipe.expire(name, int(window_s) + 1)
+            count, _ = await pipe.execute()
         return int(count) <= limit
 
     async def presence_add(self, room: str, member: str) -> int:
@@ -112,7 +114,7 @@ class RedisCoordination:
 
     async def presence(self, room: str) -> set[str]:
         counts = await self.redis.hgetall(f"rounds:presence:{room}")
-        return {m for m, c in counts.items() if int(c) > 0}
+        return {str(m) for m, c in counts.items() if int(c) > 0}
 
     def socketio_manager(self) -> socketio.AsyncManager:
         return socketio.AsyncRedisManager(self.url)

@@ -15,14 +15,14 @@ from .metrics import Metrics
 from .settings import Settings
 from .store.accounts import AccountStore
 
-__all__ = ["ACCOUNTS", "CATALOGUE", "CLOCK", "COORD", "ENGINE", "METRICS", "SETTINGS", "SIO", "EXTRA"]
+__all__ = ["ACCOUNTS", "CATALOGUE", "CLOCK", "COORD", "ENGINE", "EXTRA", "METRICS", "SETTINGS", "SIO"]
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
 ACCOUNTS = web.AppKey("accounts", AccountStore)
 CATALOGUE = web.AppKey("catalogue", Catalogue)
 CLOCK = web.AppKey("clock", Clock)
-COORD = web.AppKey("coord", Coordination)  # type: ignore[type-abstract]
+COORD = web.AppKey("coord", Coordination)
 SIO = web.AppKey("sio", socketio.AsyncServer)
 METRICS = web.AppKey("metrics", Metrics)
 EXTRA = web.AppKey("extra", dict[str, Any])

@@ -15,7 +15,7 @@ from ..errors import NotAuthenticated
 from ..state import ACCOUNTS, SETTINGS
 from ..tokens import read_token
 
-__all__ = ["current_user", "csrf_token", "require", "sign_in", "sign_out", "check_csrf"]
+__all__ = ["check_csrf", "csrf_token", "current_user", "require", "sign_in", "sign_out"]
 
 _USER = web.RequestKey("rounds.user", object)
 _NONE = object()
@@ -32,7 +32,7 @@ async def current_user(request: web.Request) -> User | None:
     """The user behind this request, or None; a bad bearer token raises NotAuthenticated."""
     cached = request.get(_USER, _NONE)
     if cached is not _NONE:
-        return cached  # type: ignore[return-value]
+        return cached if isinstance(cached, User) else None
     user: User | None = None
     token = bearer(request)
     if token is not None:

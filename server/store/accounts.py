@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..accounts import Registration, User
 from ..catalogue import Role
@@ -34,7 +35,7 @@ class AccountStore:
         registration: Registration | None = None,
     ) -> User:
         """Create an account; raises :class:`Conflict` if the email is taken."""
-        values = {
+        values: dict[str, object] = {
             "email": email.lower(),
             "name": name,
             "role": role.value,
@@ -82,7 +83,7 @@ class AccountStore:
             ).first()
             return None if row is None else (row.id, row.password_hash)
 
-    async def _user(self, conn: sa.ext.asyncio.AsyncConnection, row: sa.Row) -> User:  # type: ignore[type-arg]
+    async def _user(self, conn: AsyncConnection, row: sa.Row[Any]) -> User:
         rows = await conn.execute(
             sa.select(assignments.c.kind, assignments.c.target).where(assignments.c.email == row.email)
         )
