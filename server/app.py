@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -74,12 +74,9 @@ def create_app(settings: Settings) -> web.Application:
     return app
 
 
-def _features() -> list:  # type: ignore[type-arg]
+def _features() -> list[Callable[[web.Application], None]]:
     """Each feature's ``setup(app)``: its routes, namespaces and cleanup contexts."""
-    from .http import qa as http_qa  # Q&A (issue 4)
-    return [
-        http_qa.setup,
-    ]
+    return []
 
 
 def _setup_templates(app: web.Application) -> None:
