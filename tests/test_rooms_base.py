@@ -10,7 +10,6 @@ import socketio
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from server.accounts import User
 from server.app import create_app
 from server.errors import NotAllowed
 from server.rooms.base import RoundsNamespace, get_bool, get_int, get_str
@@ -97,3 +96,26 @@ async def test_connected_sockets_are_counted_in_metrics(server: TestServer, sio:
     from server.state import METRICS
 
     assert server.app[METRICS].sockets.labels("/echo")._value.get() == 1
+
+
+async def test_browser_session_cookie_authenticates_a_socket(server: TestServer, people: dict[str, Person]) -> None:
+    from aiohttp import ClientSession, CookieJar
+
+    from server.state import ACCOUNTS
+    from tests.test_account_pages import REGISTRATION
+
+    base = str(server.make_url(""))
+    async with ClientSession(base, cookie_jar=CookieJar(unsafe=True)) as http:
+        page = await (await http.get("/register")).text()
+        csrf = page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        await http.post("/register", data=dict(REGISTRATION, csrf=csrf))
+        cookie = http.cookie_jar.filter_cookies(server.make_url("/"))["rounds_session"].value
+    client = socketio.AsyncClient(reconnection=False)
+    await client.connect(base, namespaces=["/echo"], headers={"Cookie": f"rounds_session={cookie}"},
+                         transports=["websocket"], wait_timeout=5)
+    try:
+        ack = await call(client, "echo", {"text": "hi", "n": 1})
+        assert ack["who"] == "grace@example.org"
+        assert await server.app[ACCOUNTS].by_email("grace@example.org") is not None
+    finally:
+        await client.disconnect()
