@@ -6,15 +6,15 @@ from typing import Any
 
 __all__ = [
     "BadRequest",
-    "CsrfFailed",
     "Conflict",
+    "CsrfFailed",
     "NotAllowed",
     "NotAuthenticated",
     "NotFound",
     "RateLimited",
     "RoundsError",
-    "Unavailable",
     "TooLarge",
+    "Unavailable",
     "UnknownEvent",
     "error_ack",
     "error_body",

@@ -13,7 +13,7 @@ from ..errors import BadRequest, NotFound
 from ..state import CATALOGUE, CLOCK, EXTRA
 from .identity import current_user, signed_in
 
-__all__ = ["routes", "session_json", "session_extras"]
+__all__ = ["routes", "session_extras", "session_json"]
 
 routes = web.RouteTableDef()
 

@@ -15,7 +15,7 @@ from ..errors import NotFound
 from ..state import CATALOGUE, CLOCK, EXTRA, SETTINGS
 from .identity import current_user, require
 
-__all__ = ["routes", "login_redirect", "session_gates"]
+__all__ = ["login_redirect", "routes", "session_gates"]
 
 routes = web.RouteTableDef()
 
