@@ -76,7 +76,11 @@ def create_app(settings: Settings) -> web.Application:
 
 def _features() -> list[Callable[[web.Application], None]]:
     """Each feature's ``setup(app)``: its routes, namespaces and cleanup contexts."""
-    return []
+    from .http import hall as http_hall  # exhibit hall (issue 5)
+
+    return [
+        http_hall.setup,
+    ]
 
 
 def _setup_templates(app: web.Application) -> None:

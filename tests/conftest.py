@@ -143,8 +143,11 @@ SioFactory = Callable[..., Awaitable[socketio.AsyncClient]]
 
 
 @pytest.fixture
-async def sio(server: TestServer) -> AsyncIterator[SioFactory]:
-    """Factory of connected Socket.IO clients: ``await sio(person, "/qa")``."""
+async def sio(server: TestServer, client: TestClient) -> AsyncIterator[SioFactory]:
+    """Factory of connected Socket.IO clients: ``await sio(person, "/qa")``.
+
+    It depends on ``client`` so that its clients disconnect before the server closes.
+    """
     clients: list[socketio.AsyncClient] = []
     url = str(server.make_url("/"))
 
