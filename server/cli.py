@@ -201,4 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the imported module's main: exporters register into `server.cli`, not `__main__`.
+    from server.cli import main as _main
+
+    sys.exit(_main())

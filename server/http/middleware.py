@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 
 import aiohttp_jinja2
 from aiohttp import web
+from aiohttp_session import get_session
 
 from ..errors import CsrfFailed, RoundsError, error_body
 from ..state import CATALOGUE, METRICS
@@ -106,6 +107,9 @@ async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamR
     Origin itself.
     """
     if request.method in _UNSAFE and bearer(request) is None and not request.path.startswith("/socket.io"):
+        if request.path.startswith(_MACHINE_PREFIXES) and "uid" not in await get_session(request):
+            # No ambient authority to abuse: the handler answers 401 (RFC 9725 for WHIP/WHEP).
+            return await handler(request)
         presented = request.headers.get("X-CSRF-Token")
         if presented is None and request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
             presented = str((await request.post()).get("csrf", ""))
