@@ -76,9 +76,11 @@ def create_app(settings: Settings) -> web.Application:
 
 def _features() -> list[Callable[[web.Application], None]]:
     """Each feature's ``setup(app)``: its routes, namespaces and cleanup contexts."""
+    from .http import attendance as http_attendance  # watch time (issue 6); before media: EVIDENCE
     from .http import hall as http_hall  # exhibit hall (issue 5)
 
     return [
+        http_attendance.setup,
         http_hall.setup,
     ]
 
