@@ -1,0 +1,148 @@
+"""A published track: taps the receiver's reassembled frames and fans them out."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import random
+import time
+from typing import TYPE_CHECKING, Any, Literal
+
+from aiortc import RTCRtpReceiver, clock
+from aiortc.jitterbuffer import JitterFrame
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+
+from .outlet import Forwarded
+from .recorder import Recorder
+from .rtp import Packetizer, abs_send_time, is_keyframe
+
+if TYPE_CHECKING:
+    from .outlet import Outlet
+
+logger = logging.getLogger(__name__)
+
+
+class FrameTap:
+    """Stands in for an ``RTCRtpReceiver``'s decoder queue: frames go to the relay, undecoded.
+
+    aiortc 1.16 hands every reassembled frame to ``decoder_queue.put((codec, frame))``
+    on the event loop and runs a decoder thread that ``get()``s from the same queue.
+    Swapping the queue of one receiver turns its track into a packet source without
+    patching aiortc's module-level ``get_decoder`` for the whole process. The decoder
+    thread just waits here for the ``None`` that stops it.
+    """
+
+    def __init__(self, feed: Feed) -> None:
+        self._feed = feed
+        self._end: queue.SimpleQueue[None] = queue.SimpleQueue()
+
+    def put(self, item: tuple[RTCRtpCodecParameters, JitterFrame] | None) -> None:
+        """Called by the receiver on the event loop with each frame, or None to stop."""
+        if item is None:
+            self._end.put(None)
+        else:
+            self._feed.on_frame(*item)
+
+    def get(self) -> None:
+        """Called by the receiver's idle decoder thread."""
+        return self._end.get()
+
+
+def install_tap(receiver: RTCRtpReceiver, feed: Feed) -> None:
+    """Route ``receiver``'s frames to ``feed`` (before the receiver starts)."""
+    target: Any = receiver
+    target._RTCRtpReceiver__decoder_queue = FrameTap(feed)
+
+
+class Feed:
+    """One audio or video track of a publisher, relayed to attached outlets."""
+
+    def __init__(
+        self,
+        feed_id: str,
+        kind: Literal["audio", "video"],
+        screen: bool,
+        receiver: RTCRtpReceiver,
+        keyframe_min_interval_s: float,
+        recorder: Recorder | None = None,
+    ) -> None:
+        self.id = feed_id
+        self.kind = kind
+        self.screen = screen
+        self.slot = -1
+        self.outlets: set[Outlet] = set()
+        self.frames = 0
+        self.last_frame_at = time.monotonic()
+        self.codec: str | None = None
+        self._receiver: Any = receiver
+        self._interval = keyframe_min_interval_s
+        self._recorder = recorder
+        self._packetizer: Packetizer | None = None
+        self._last_request = -float("inf")
+        self._deferred: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        install_tap(receiver, self)
+
+    def on_frame(self, codec: RTCRtpCodecParameters, frame: JitterFrame) -> None:
+        """Packetize one reassembled frame once and hand it to every outlet."""
+        name = codec.name
+        data = frame.data
+        if self._packetizer is None or self._packetizer.codec != name:
+            self._packetizer = Packetizer(name, random.randrange(1 << 15))
+            self.codec = name
+        payloads = self._packetizer.payloads(data)
+        if not payloads:
+            return
+        keyframe = is_keyframe(name, data)
+        ntp = clock.current_ntp_time()
+        forwarded = Forwarded(
+            name,
+            payloads,
+            frame.timestamp,
+            keyframe,
+            abs_send_time(ntp),
+            ntp,
+            codec.clockRate,
+            len(data),
+        )
+        self.frames += 1
+        self.last_frame_at = time.monotonic()
+        for outlet in tuple(self.outlets):
+            outlet.deliver(forwarded)
+        if self._recorder is not None:
+            self._recorder.write(data, frame.timestamp, keyframe)
+
+    def request_keyframe(self) -> None:
+        """Ask the publisher for a keyframe (PLI), at most once per interval."""
+        if self.kind != "video" or self._deferred is not None:
+            return
+        loop = asyncio.get_running_loop()
+        wait = self._last_request + self._interval - loop.time()
+        if wait > 0:
+            # Coalesce: one request goes out when the interval has passed.
+            self._deferred = loop.call_later(wait, self._send_pli)
+        else:
+            self._send_pli()
+
+    def _send_pli(self) -> None:
+        self._deferred = None
+        self._last_request = asyncio.get_running_loop().time()
+        rtx = set(getattr(self._receiver, "_RTCRtpReceiver__rtx_ssrc", {}))
+        for source in self._receiver.getSynchronizationSources():
+            if source.source not in rtx:
+                task = asyncio.ensure_future(self._receiver._send_rtcp_pli(source.source))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        """Detach outlets, cancel pending requests and finish the recording."""
+        if self._deferred is not None:
+            self._deferred.cancel()
+            self._deferred = None
+        for outlet in tuple(self.outlets):
+            outlet.attach(None)
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._recorder is not None:
+            await asyncio.to_thread(self._recorder.close)

@@ -1,0 +1,126 @@
+"""Check WHIP/WHEP offers before aiortc sees them, and touch up answers."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from aiortc import sdp as aiortc_sdp
+from aiortc.codecs import CODECS, is_rtx
+from aiortc.rtcpeerconnection import find_common_codecs
+
+from .errors import InvalidOffer
+
+Role = Literal["publish", "subscribe"]
+
+MAX_OFFER_BYTES = 64 * 1024
+MAX_MEDIA = 16
+# What the offerer must be willing to do for each role (RFC 9725 section 4.2).
+_DIRECTIONS: dict[Role, frozenset[str]] = {
+    "publish": frozenset({"sendonly", "sendrecv"}),
+    "subscribe": frozenset({"recvonly", "sendrecv"}),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class OfferedTrack:
+    """One audio or video m-line of an offer."""
+
+    index: int
+    kind: Literal["audio", "video"]
+    # RFC 4796 ``a=content:slides``: the studio marks its screen share this way.
+    screen: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """An offer that passed the checks."""
+
+    sdp: str
+    tracks: tuple[OfferedTrack, ...]
+
+
+def read_offer(text: object, role: Role) -> Offer:
+    """Validate an SDP offer for publishing or subscribing; raises InvalidOffer with a reason."""
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidOffer("the body must be an SDP offer")
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_OFFER_BYTES:
+        raise InvalidOffer(f"the offer is larger than {MAX_OFFER_BYTES} bytes")
+    if not text.lstrip().startswith("v=0"):
+        raise InvalidOffer("an SDP offer starts with 'v=0'")
+    if "\x00" in text:
+        raise InvalidOffer("the offer contains a NUL character")
+    try:
+        parsed = aiortc_sdp.SessionDescription.parse(text)
+    except Exception as exc:  # aiortc's parser raises whatever it trips on
+        raise InvalidOffer(f"the offer cannot be parsed ({type(exc).__name__})") from exc
+    if not parsed.media:
+        raise InvalidOffer("the offer has no m= line")
+    if len(parsed.media) > MAX_MEDIA:
+        raise InvalidOffer(f"the offer has more than {MAX_MEDIA} m= lines")
+    _check_bundle(parsed)
+    screens = _screen_flags(text)
+    tracks: list[OfferedTrack] = []
+    for index, media in enumerate(parsed.media):
+        _check_media(media, index, role)
+        kind: Literal["audio", "video"] = "audio" if media.kind == "audio" else "video"
+        tracks.append(OfferedTrack(index, kind, index in screens))
+    return Offer(text, tuple(tracks))
+
+
+def _check_media(media: aiortc_sdp.MediaDescription, index: int, role: Role) -> None:
+    where = f"m= line {index + 1}"
+    if media.kind not in ("audio", "video"):
+        raise InvalidOffer(f"{where}: only audio and video are supported, not {media.kind!r}")
+    if media.direction not in _DIRECTIONS[role]:
+        wanted = " or ".join(sorted(_DIRECTIONS[role]))
+        raise InvalidOffer(f"{where}: direction must be {wanted} to {role}")
+    if media.ice is None or not media.ice.usernameFragment or not media.ice.password:
+        raise InvalidOffer(f"{where}: missing a=ice-ufrag or a=ice-pwd")
+    if media.dtls is None or not media.dtls.fingerprints:
+        raise InvalidOffer(f"{where}: missing a=fingerprint")
+    if not media.rtp.muxId:
+        raise InvalidOffer(f"{where}: missing a=mid")
+    common = find_common_codecs(CODECS[media.kind], media.rtp.codecs)
+    if not any(not is_rtx(codec) for codec in common):
+        wanted = "Opus" if media.kind == "audio" else "VP8 or H.264 (packetization-mode=1)"
+        raise InvalidOffer(f"{where}: no supported codec, offer {wanted}")
+
+
+def _check_bundle(parsed: aiortc_sdp.SessionDescription) -> None:
+    mids = [media.rtp.muxId for media in parsed.media]
+    if len(set(mids)) != len(mids):
+        raise InvalidOffer("every m= line needs its own a=mid")
+    for group in parsed.group:
+        if group.semantic == "BUNDLE" and not set(group.items) <= set(mids):
+            raise InvalidOffer("a=group:BUNDLE names a mid that no m= line has")
+
+
+def _screen_flags(text: str) -> set[int]:
+    flags: set[int] = set()
+    index = -1
+    for line in text.splitlines():
+        if line.startswith("m="):
+            index += 1
+        elif index >= 0 and line.strip() == "a=content:slides":
+            flags.add(index)
+    return flags
+
+
+_CANDIDATE = re.compile(r"^(a=candidate:\S+ \d+ \S+ \d+ )(\S+)( \d+ typ host.*)$")
+_CONNECTION = re.compile(r"^c=IN IP[46] \S+$")
+
+
+def announce(answer_sdp: str, address: str) -> str:
+    """Rewrite host candidates and c= lines to the announced address (server behind NAT)."""
+    family = "IP6" if ":" in address else "IP4"
+    lines = []
+    for line in answer_sdp.split("\r\n"):
+        match = _CANDIDATE.match(line)
+        if match:
+            line = f"{match.group(1)}{address}{match.group(3)}"
+        elif _CONNECTION.match(line):
+            line = f"c=IN {family} {address}"
+        lines.append(line)
+    return "\r\n".join(lines)
