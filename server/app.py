@@ -77,12 +77,14 @@ def create_app(settings: Settings) -> web.Application:
 def _features() -> list[Callable[[web.Application], None]]:
     """Each feature's ``setup(app)``: its routes, namespaces and cleanup contexts."""
     from .http import attendance as http_attendance  # watch time (issue 6); before media: EVIDENCE
+    from .http import credit as http_credit  # CME credit (issue 7)
     from .http import hall as http_hall  # exhibit hall (issue 5)
     from .http import media as http_media  # live stage (issue 3); after attendance: EVIDENCE
 
     return [
         http_attendance.setup,
         http_hall.setup,
+        http_credit.setup,
         http_media.setup,
     ]
 

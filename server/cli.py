@@ -28,7 +28,7 @@ Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
 Exporter = Callable[[Any, Any, argparse.Namespace], Awaitable[str]]
 EXPORTS: dict[str, Exporter] = {}
 # Modules that register exporters with @exporter("kind") when imported.
-EXPORT_MODULES: tuple[str, ...] = ("server.http.attendance",)
+EXPORT_MODULES: tuple[str, ...] = ("server.http.attendance", "server.http.credit_reports")
 
 
 def exporter(kind: str) -> Callable[[Exporter], Exporter]:

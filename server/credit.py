@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import enum
 import functools
+import hashlib
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
+from server.catalogue import Session
 from server.errors import BadRequest, Conflict
 
 __all__ = [
@@ -20,11 +24,14 @@ __all__ = [
     "AmountAboveEligible",
     "AmountNotPositive",
     "AttestationMissing",
+    "Basis",
     "ClaimRejected",
     "ClaimRequest",
+    "CreditClaim",
     "CreditType",
     "CreditTypeNotApplicable",
     "CreditTypeNotOffered",
+    "DisclosureRequired",
     "EvaluationRequired",
     "Learner",
     "NotQuarterStep",
@@ -32,15 +39,20 @@ __all__ = [
     "Profession",
     "Rounding",
     "SessionCredit",
+    "SessionStatus",
     "applicable_types",
     "ceu",
     "credit_amount",
+    "designated_quarters",
+    "disclosure_version",
     "faculty_eligible",
     "learner_eligible",
     "parse_amount",
     "parse_claim",
     "quarters",
     "quarters_of",
+    "session_entry",
+    "split_name",
     "validate_claim",
 ]
 
@@ -130,6 +142,10 @@ class CreditTypeNotOffered(ClaimRejected):
 
 class PharmacyProfileMissing(ClaimRejected):
     code = "nabp_profile_missing"
+
+
+class DisclosureRequired(ClaimRejected):
+    code = "disclosure_required"
 
 
 class AlreadyClaimed(Conflict):
@@ -340,3 +356,91 @@ def validate_claim(claim: ClaimRequest, *, learner: Learner, eligible: Mapping[C
                                   eligible=str(_amount(limit)))
     return _amount(q)
 
+
+
+# -- records, transcript and disclosure (issue 7, the stored side) ---------------------------
+
+
+class Basis(enum.StrEnum):
+    """Why credit was claimed: as a learner, or as faculty presenting (AMA 2 credits/hour)."""
+
+    LEARNER = "learner"
+    FACULTY = "faculty"
+
+
+@dataclass(frozen=True, slots=True)
+class CreditClaim:
+    """One recorded claim: who, which session, which credit type, how much (claimed, not maximum)."""
+
+    user_id: int
+    session_id: str
+    credit_type: CreditType
+    basis: Basis
+    amount: Decimal
+    attested_at: datetime
+
+
+class SessionStatus(enum.StrEnum):
+    """Where a learner stands with one session's credit (the transcript's ``status``)."""
+
+    NOT_ACCREDITED = "not_accredited"
+    IN_PROGRESS = "in_progress"  # still live: the eligible amount may grow
+    NOT_ELIGIBLE = "not_eligible"  # below the minimum participation or nothing watched
+    EVALUATION_REQUIRED = "evaluation_required"
+    CLAIMABLE = "claimable"
+    CLAIMED = "claimed"
+
+
+def session_entry(rule: SessionCredit | None, eligible: Mapping[CreditType, Decimal],
+                  claimed: Mapping[CreditType, Decimal], *, live: bool, evaluation_required: bool,
+                  evaluation_done: bool) -> SessionStatus:
+    """The status of one session on a learner's transcript."""
+    if rule is None:
+        return SessionStatus.NOT_ACCREDITED
+    if claimed:
+        return SessionStatus.CLAIMED
+    if live:
+        return SessionStatus.IN_PROGRESS
+    if not any(eligible.values()):
+        return SessionStatus.NOT_ELIGIBLE
+    if evaluation_required and not evaluation_done:
+        return SessionStatus.EVALUATION_REQUIRED
+    return SessionStatus.CLAIMABLE
+
+
+def disclosure_version(session: Session) -> str:
+    """A hash of everything the disclosure screen shows: any change asks for a new acknowledgement."""
+    shown = {
+        "people": [[d.name, d.role, d.mitigated, [[r.company, r.nature] for r in d.relationships]]
+                   for d in session.disclosures],
+        "supporters": list(session.commercial_supporters),
+    }
+    return hashlib.sha256(json.dumps(shown, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def designated_quarters(sessions: Iterable[Session], ctype: CreditType) -> int:
+    """The activity's designated maximum of ``ctype`` in quarters, for the designation statement.
+
+    The sum of the sessions' designations, but never more than the accredited time itself
+    (parallel sessions count once, AMA PRA Booklet).
+    """
+    chosen = [s for s in sessions if s.accredited and (ctype.value in s.credits or
+                                                        (ctype is CreditType.PARTICIPATION and s.credits))]
+    caps = sum(quarters_of(Decimal(s.credits.get(ctype.value, max(s.credits.values())))) for s in chosen)
+    spans = sorted((sp.start.timestamp(), sp.end.timestamp()) for s in chosen for sp in s.accredited_timeline())
+    covered, end = 0.0, float("-inf")
+    for a, b in spans:
+        if b > end:
+            covered += b - max(a, end)
+            end = b
+    return min(caps, int(covered // QUARTER_SECONDS))
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """First and last name from a display name, without credentials ("Ana Okafor, MD" -> Ana, Okafor)."""
+    words = name.split(",", 1)[0].split()
+    if not words:
+        return "", ""
+    if len(words) == 1:
+        return words[0], ""
+    return words[0], " ".join(words[1:])
