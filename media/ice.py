@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from typing import Any
 
@@ -46,7 +47,29 @@ def restrict_host_addresses(pc: RTCPeerConnection, addresses: tuple[str, ...]) -
         connection.get_component_candidates = _gather_on(
             connection.get_component_candidates, list(addresses)
         )
+        if all(_is_loopback(address) for address in addresses):
+            # A loopback-only server cannot be reached from elsewhere, and checks towards the
+            # peer's other interfaces would send traffic off loopback: keep loopback candidates.
+            connection._remote_candidates[:] = [
+                c for c in connection._remote_candidates if _is_loopback(c.host)
+            ]
+            connection._add_remote_candidate = _loopback_only(connection._add_remote_candidate)
         connection._rounds_restricted = True
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name (mDNS): not known to be loopback
+
+
+def _loopback_only(original: Any) -> Any:
+    def add(candidate: Any, network_host: str) -> None:
+        if _is_loopback(network_host):
+            original(candidate, network_host)
+
+    return add
 
 
 def _gather_on(original: Any, allowed: list[str]) -> Any:

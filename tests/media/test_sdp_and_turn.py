@@ -94,3 +94,29 @@ def test_turn_credentials_refuse_a_bad_ttl_or_user() -> None:
         turn_credentials("s", "u", 0, 0)
     with pytest.raises(ValueError):
         turn_credentials("s", "a:b", 60, 0)
+
+
+async def test_loopback_only_server_ignores_the_peers_other_interfaces() -> None:
+    """With ice_addresses on loopback, no connectivity check leaves loopback."""
+    from aiortc import RTCPeerConnection, RTCSessionDescription
+
+    from media.ice import restrict_host_addresses
+    from tests.media.media_peers import offer_of
+
+    client, server = RTCPeerConnection(), RTCPeerConnection()
+    try:
+        client.addTransceiver("video", direction="recvonly")
+        offer = await offer_of(client)
+        extra = "a=candidate:9 1 udp 2122260223 192.0.2.77 50000 typ host\r\n"
+        mangled = offer.replace("a=end-of-candidates\r\n", extra + "a=end-of-candidates\r\n", 1)
+        if extra not in mangled:  # no end-of-candidates line: add after the first candidate
+            mangled = offer.replace("a=candidate:", extra + "a=candidate:", 1)
+        await server.setRemoteDescription(RTCSessionDescription(mangled, "offer"))
+        connection = server.getTransceivers()[0].receiver.transport.transport.iceGatherer._connection
+        assert any(c.host == "192.0.2.77" for c in connection._remote_candidates)
+        restrict_host_addresses(server, ("127.0.0.1",))
+        hosts = {c.host for c in connection._remote_candidates}
+        assert hosts and all(h in ("127.0.0.1", "::1") for h in hosts)
+    finally:
+        await client.close()
+        await server.close()
