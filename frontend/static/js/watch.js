@@ -35,6 +35,9 @@ function start(root) {
     for (const name of ["playing", "pause", "ended", "waiting", "emptied"]) {
       player.addEventListener(name, () => beat(), true); // media events do not bubble: capture
     }
+    // The server counts once it has seen media reach this player (RTCP reports take a few
+    // seconds): ask again shortly after playback starts rather than a whole interval later.
+    player.addEventListener("playing", () => setTimeout(beat, 4000), true);
   }
   function playing() {
     if (playerSays !== null) return playerSays;
@@ -61,7 +64,7 @@ function start(root) {
     if (ack.counting) return "Counting your watch time.";
     if (!visible()) return "Paused: this tab is hidden.";
     if (!playing()) return "Paused: the player is not playing.";
-    return "Not counting: waiting for the live, accredited part of the session.";
+    return "Not counting yet: the stream has not reached your player, or this is a break or outside the accredited time.";
   }
 
   const socket = io("/watch", { transports: ["websocket"] });
