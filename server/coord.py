@@ -5,6 +5,7 @@ Redis when ``REDIS_URL`` is set, in-process otherwise. Redis is never the only c
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import defaultdict
 from typing import Protocol
@@ -15,6 +16,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
 __all__ = ["Coordination", "InProcess", "RedisCoordination", "coordination_for"]
+
+log = logging.getLogger("rounds.coord")
 
 
 class Coordination(Protocol):
@@ -85,6 +88,7 @@ class RedisCoordination:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        self._fallback = InProcess()
         # from_url gives no retries: after a Redis restart the first command on each pooled
         # connection would fail. Retry with backoff so a restart is a pause, not an error.
         self.redis = aioredis.from_url(
@@ -96,10 +100,15 @@ class RedisCoordination:
     async def hit(self, key: str, limit: int, window_s: float) -> bool:
         window = int(time.time() // window_s)
         name = f"rounds:rl:{key}:{window}"
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.incr(name)
-            pipe.expire(name, int(window_s) + 1)
-            count, _ = await pipe.execute()
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.incr(name)
+                pipe.expire(name, int(window_s) + 1)
+                count, _ = await pipe.execute()
+        except (aioredis.RedisError, OSError):
+            # Redis is down: count in this process until it is back rather than refuse everyone.
+            log.warning("Redis unreachable; rate limits are per process meanwhile")
+            return await self._fallback.hit(key, limit, window_s)
         return int(count) <= limit
 
     async def presence_add(self, room: str, member: str) -> int:

@@ -21,8 +21,7 @@ from redis.exceptions import RedisError
 from ..accounts import User
 from ..authz import Action, allowed, require
 from ..catalogue import Session, SessionState
-from ..coord import InProcess
-from ..errors import Conflict, NotFound, RateLimited, RoundsError, Unavailable
+from ..errors import Conflict, NotFound, RoundsError, Unavailable
 from ..qna import (
     Move,
     Question,
@@ -62,7 +61,6 @@ class QnaNamespace(RoundsNamespace):
         self.tasks: set[asyncio.Task[None]] = set()
         self.outbox: asyncio.Queue[tuple[str, Any, str | list[str] | None]] = asyncio.Queue()
         self.ballots: asyncio.Queue[tuple[Ballot, asyncio.Future[Question]]] = asyncio.Queue()
-        self._fallback_limits = InProcess()
 
     # -- connection ----------------------------------------------------------------------------
 
@@ -99,7 +97,7 @@ class QnaNamespace(RoundsNamespace):
         anonymous = get_bool(data, "anonymous", False)
         if session.state(self.app[CLOCK].now()) is SessionState.ENDED:
             raise Conflict("the session has ended; its Q&A is closed")
-        await self._limit(user, "questions", self.settings.qa_questions_per_minute)
+        await self.limit(user, "questions", self.settings.qa_questions_per_minute)
         question = await self.store.ask(session.id, user.id, text, anonymous,
                                         initial_status(session.premoderation), self.app[CLOCK].now())
         self._broadcast_change(None, question)
@@ -116,7 +114,7 @@ class QnaNamespace(RoundsNamespace):
             if not publicly_visible(question):
                 raise NotFound("there is no such question")
 
-        await self._limit(user, "votes", self.settings.qa_votes_per_minute)
+        await self.limit(user, "votes", self.settings.qa_votes_per_minute)
         done: asyncio.Future[Question] = asyncio.get_running_loop().create_future()
         self.ballots.put_nowait((Ballot(question_id, user.id, up, self.app[CLOCK].now(), may_vote), done))
         stored = await done  # stored (with the votes that arrived alongside) before the answer
@@ -198,14 +196,6 @@ class QnaNamespace(RoundsNamespace):
             staged = await self.store.on_stage(question.session) if action == "stage" else None
             return apply(action, question, on=on, staged=staged)
         return apply(action, question)
-
-    async def _limit(self, user: User, kind: str, per_minute: int) -> None:
-        try:
-            await self.limit(user, kind, per_minute)
-        except (RedisError, OSError):
-            # Redis is down: count in this process until it is back, rather than refuse everyone.
-            if not await self._fallback_limits.hit(f"{kind}:{user.id}", per_minute, 60):
-                raise RateLimited(f"too many {kind} requests; wait a minute") from None
 
     # -- broadcasting --------------------------------------------------------------------------
 
