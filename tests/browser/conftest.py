@@ -5,8 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
+from aiohttp.test_utils import TestServer
+from aiortc import RTCPeerConnection, RTCSessionDescription
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+
+from tests.conftest import Person
+from tests.media.media_peers import PatternTrack, connected, offer_of
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -45,6 +51,20 @@ async def sign_in(page: Page, base: str, email: str, password: str, next_path: s
     await page.get_by_label("Password").fill(password)
     await page.get_by_role("button", name="Sign in").click()
     await page.wait_for_url(f"{base}{next_path}")
+
+
+async def publish_pattern(server: TestServer, faculty: Person, session_id: str) -> RTCPeerConnection:
+    """A faculty member publishes a synthetic camera through WHIP with a real aiortc peer."""
+    pc = RTCPeerConnection()
+    pc.addTransceiver(PatternTrack(), direction="sendonly")
+    async with aiohttp.ClientSession() as http, http.post(
+            server.make_url(f"/whip/{session_id}"), data=await offer_of(pc),
+            headers={**faculty.auth, "Content-Type": "application/sdp"}) as resp:
+        assert resp.status == 201, await resp.text()
+        answer = await resp.text()
+    await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+    await connected(pc)
+    return pc
 
 
 def screenshot_path(tmp_path: Path, name: str) -> Path:

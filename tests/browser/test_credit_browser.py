@@ -14,12 +14,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pypdf
 import pytest
 import sqlalchemy as sa
 from aiohttp.test_utils import TestServer
-from aiortc import RTCPeerConnection, RTCSessionDescription
 from playwright.async_api import Browser, BrowserContext, expect
 
 from server.app import create_app
@@ -27,10 +25,9 @@ from server.catalogue import Role
 from server.settings import Settings
 from server.state import ENGINE
 from server.store.credit import disclosure_acks
-from tests.browser.conftest import screenshot_path, sign_in
+from tests.browser.conftest import publish_pattern, screenshot_path, sign_in
 from tests.conftest import add_person, make_settings
 from tests.credit_support import HF, set_profile, watch
-from tests.media.media_peers import PatternTrack, connected, offer_of
 
 pytestmark = pytest.mark.browser
 
@@ -127,20 +124,6 @@ def real_settings(tmp_path: Path, conference_file: Path) -> Settings:
     return make_settings(tmp_path / "data", path, time_scale=200, heartbeat_s=1)
 
 
-async def publish(server: TestServer, faculty: Any) -> RTCPeerConnection:
-    """The faculty member publishes a synthetic camera through WHIP with a real aiortc peer."""
-    pc = RTCPeerConnection()
-    pc.addTransceiver(PatternTrack(), direction="sendonly")
-    async with aiohttp.ClientSession() as http, http.post(
-            server.make_url(f"/whip/{HF}"), data=await offer_of(pc),
-            headers={**faculty.auth, "Content-Type": "application/sdp"}) as resp:
-        assert resp.status == 201, await resp.text()
-        answer = await resp.text()
-    await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
-    await connected(pc)
-    return pc
-
-
 async def test_watch_time_from_the_real_player_becomes_the_certified_credit(
         real_settings: Settings, aiohttp_server: Any, browser: Browser, tmp_path: Path) -> None:
     server = await aiohttp_server(create_app(real_settings), host="127.0.0.1")
@@ -148,7 +131,7 @@ async def test_watch_time_from_the_real_player_becomes_the_certified_credit(
     faculty = await add_person(server.app, "ana.okafor@demo.rounds", Role.FACULTY)
     await add_person(server.app, "tom@example.org", Role.ATTENDEE, name="Tom Nguyen, RN", profession="nurse",
                      password="attendee-pass-2")
-    publisher = await publish(server, faculty)
+    publisher = await publish_pattern(server, faculty, HF)
     context = await browser.new_context()
     context.set_default_timeout(20_000)
     try:

@@ -8,17 +8,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
-from aiortc import RTCPeerConnection, RTCSessionDescription
 from playwright.async_api import BrowserContext, expect
 
 from server.catalogue import Role
 from server.settings import Settings
-from tests.browser.conftest import screenshot_path, sign_in
-from tests.conftest import Person, add_person, make_settings
-from tests.media.media_peers import PatternTrack, connected, offer_of
+from tests.browser.conftest import publish_pattern, screenshot_path, sign_in
+from tests.conftest import add_person, make_settings
 
 S = "heart-failure-2026"
 pytestmark = pytest.mark.browser
@@ -34,26 +31,13 @@ def settings(tmp_path: Path, conference_file: Path) -> Settings:
     return make_settings(tmp_path / "data", path, time_scale=60, heartbeat_s=1)
 
 
-async def publish(server: TestServer, faculty: Person) -> RTCPeerConnection:
-    pc = RTCPeerConnection()
-    pc.addTransceiver(PatternTrack(), direction="sendonly")
-    async with aiohttp.ClientSession() as http, http.post(
-            server.make_url(f"/whip/{S}"), data=await offer_of(pc),
-            headers={**faculty.auth, "Content-Type": "application/sdp"}) as resp:
-        assert resp.status == 201, await resp.text()
-        answer = await resp.text()
-    await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
-    await connected(pc)
-    return pc
-
-
 async def test_attendee_sees_watch_time_rise_and_answers_an_attention_check(
         server: TestServer, context: BrowserContext, tmp_path: Path) -> None:
     app = server.app
     base = str(server.make_url("")).rstrip("/")
     faculty = await add_person(app, "ana.okafor@demo.rounds", Role.FACULTY)
     await add_person(app, "grace@example.org", Role.ATTENDEE, name="Grace Hopper", password="a long enough password")
-    publisher = await publish(server, faculty)
+    publisher = await publish_pattern(server, faculty, S)
     try:
         page = await context.new_page()
         await sign_in(page, base, "grace@example.org", "a long enough password")
