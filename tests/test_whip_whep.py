@@ -364,3 +364,22 @@ async def test_stage_ends_when_the_publishing_window_closes(
         assert reply.status == 409 and "ended" in (await reply.json())["reason"]
     finally:
         await viewer.close()
+
+
+async def test_an_offer_that_arrives_in_pieces_is_read_whole(
+    client: TestClient, people: dict[str, Person], peers: list[RTCPeerConnection]
+) -> None:
+    """A slow client's body comes in several TCP reads; the whole offer must be parsed."""
+    pc, offer = await viewer_offer()
+    peers.append(pc)
+    data = offer.encode()
+
+    async def slowly() -> AsyncIterator[bytes]:
+        for start in range(0, len(data), 200):
+            yield data[start:start + 200]
+            await asyncio.sleep(0.01)  # the slow network under test, not a wait for an event
+
+    headers = {**SDP, **people["attendee"].auth}
+    reply = await client.post(f"/whep/{LIVE}", data=slowly(), headers=headers)
+    assert reply.status == 201, await reply.text()
+    await client.delete(reply.headers["Location"], headers=people["attendee"].auth)

@@ -139,11 +139,14 @@ async def _offer(request: web.Request) -> str:
         raise UnsupportedMediaType(f"send the SDP offer as Content-Type: {SDP}")
     if request.content_length is not None and request.content_length > MAX_OFFER_BYTES:
         raise TooLarge(f"an SDP offer is at most {MAX_OFFER_BYTES} bytes")
-    body = await request.content.read(MAX_OFFER_BYTES + 1)
+    # StreamReader.read(n) returns what has arrived so far, not n bytes: read to the end.
+    body = bytearray()
+    while chunk := await request.content.read(MAX_OFFER_BYTES + 1 - len(body)):
+        body += chunk
     if len(body) > MAX_OFFER_BYTES:
         raise TooLarge(f"an SDP offer is at most {MAX_OFFER_BYTES} bytes")
     try:
-        return body.decode("utf-8")
+        return bytes(body).decode("utf-8")
     except UnicodeDecodeError:
         raise BadRequest("the SDP offer must be UTF-8 text") from None
 
