@@ -13,7 +13,7 @@ from ..errors import BadRequest, NotFound
 from ..state import CATALOGUE, CLOCK, EXTRA
 from .identity import current_user, signed_in
 
-__all__ = ["routes", "session_extras", "session_json"]
+__all__ = ["json_object", "routes", "session_extras", "session_json"]
 
 routes = web.RouteTableDef()
 
@@ -39,6 +39,17 @@ def session_json(session: Session, now: datetime) -> dict[str, Any]:
         "accredited": session.accredited,
         "industry_supporter": session.industry_supporter or None,
     }
+
+
+async def json_object(request: web.Request) -> dict[str, Any]:
+    """The request body as a JSON object; raises :class:`BadRequest` for anything else."""
+    try:
+        body = await request.json()
+    except ValueError:
+        raise BadRequest("the body must be a JSON object") from None
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    return body
 
 
 def _session(catalogue: Catalogue, session_id: str) -> Session:

@@ -22,7 +22,7 @@ from ..state import CATALOGUE, CLOCK, ENGINE
 from ..store.credit import CreditStore
 from ..transcript import Transcript, transcript_extras
 from . import credit_reports
-from .api import session_extras
+from .api import json_object, session_extras
 from .credit_service import (
     CREDIT_STORE,
     certificate_pdf,
@@ -103,7 +103,8 @@ async def acknowledge_form(request: web.Request) -> web.StreamResponse:
 async def acknowledge_api(request: web.Request) -> web.Response:
     """``{"version"}``: acknowledge the disclosure version shown by ``GET /api/sessions/{id}``."""
     session = _session(request)
-    body = await _json(request)
+    await require(request, Action.WATCH, session.id)  # who is asking, before reading what they sent
+    body = await json_object(request)
     await _acknowledge(request, session, str(body.get("version", "")))
     return web.json_response({"acknowledged": True, "version": disclosure_version(session)})
 
@@ -150,7 +151,7 @@ async def evaluation_submit_api(request: web.Request) -> web.Response:
     """``{"answers": {question id: answer}, "token"}`` -> 201 with the seconds counted."""
     session = _session(request)
     user = await require(request, Action.CLAIM_CREDIT)
-    body = await _json(request)
+    body = await json_object(request)
     answers = body.get("answers")
     if not isinstance(answers, dict):
         raise BadRequest("answers must be an object of question id -> answer", field="answers")
@@ -197,7 +198,7 @@ async def claim_api(request: web.Request) -> web.Response:
     """``{"credit_type", "amount", "attest": true}`` -> 201 with the claim; 400 with a reason; 409."""
     session = _session(request)
     user = await require(request, Action.CLAIM_CREDIT)
-    claim = await make_claim(request.app, user, session, parse_claim(await _json(request)))
+    claim = await make_claim(request.app, user, session, parse_claim(await json_object(request)))
     return web.json_response({"claim": {"session": claim.session_id, "credit_type": claim.credit_type.value,
                                         "amount": str(claim.amount), "basis": claim.basis.value,
                                         "attested_at": claim.attested_at.isoformat()}}, status=201)
@@ -260,16 +261,6 @@ async def _session_extra(request: web.Request, session: Session, user: User | No
     done = user is not None and await request.app[CREDIT_STORE].acknowledged(user.id, session.id, version)
     return {"disclosure": {"version": version, "acknowledged": done,
                            "required": user is not None and _gated(user, session)}}
-
-
-async def _json(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise BadRequest("the body must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise BadRequest("the body must be a JSON object")
-    return body
 
 
 async def _store(app: web.Application) -> AsyncIterator[None]:

@@ -44,6 +44,7 @@ from ..state import ACCOUNTS, CATALOGUE, CLOCK, ENGINE
 from ..store.attendance import AttendanceStore
 from ..store.credit import CreditStore
 from ..transcript import transcript_for
+from .api import json_object
 from .credit_service import CREDIT_STORE, ledger
 from .identity import current_user, require
 from .pages import login_redirect
@@ -240,13 +241,8 @@ async def correct(request: web.Request, fields: dict[str, Any]) -> dict[str, Any
 @routes.post("/api/organizer/credit/corrections")
 async def correct_api(request: web.Request) -> web.Response:
     """``{"email", "session", "credit_type", "amount", "reason"}`` -> 201 with before and after."""
-    try:
-        body = await request.json()
-    except ValueError:
-        raise BadRequest("the body must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise BadRequest("the body must be a JSON object")
-    return web.json_response(await correct(request, body), status=201)
+    await require(request, Action.CORRECT_CREDIT)  # who is asking, before reading what they sent
+    return web.json_response(await correct(request, await json_object(request)), status=201)
 
 
 @routes.post("/organizer/credit/corrections")
