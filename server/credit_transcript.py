@@ -5,7 +5,7 @@ Values in, values out, so the pages, the API, the exports and the benchmark comp
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -25,8 +25,8 @@ from .credit import (
     session_entry,
 )
 
-__all__ = ["Measured", "TranscriptEntry", "basis_for", "certificate_totals", "eligible_for", "learner_of",
-           "session_rule", "transcript"]
+__all__ = ["CreditInputs", "Measured", "TranscriptEntry", "basis_for", "certificate_totals", "eligible_for", "learner_of",
+           "session_rule", "transcript", "transcripts"]
 
 _RULES: dict[tuple[int, str], tuple[Session, SessionCredit]] = {}
 
@@ -110,40 +110,82 @@ def transcript(catalogue: Catalogue, learner: Learner, faculty_of: Iterable[str]
                measured: Mapping[str, Measured], evaluations: Mapping[str, float],
                claims: Iterable[CreditClaim], now: datetime) -> list[TranscriptEntry]:
     """Every session the user attended, presented or claimed, in programme order."""
+    return _entries(_programme(catalogue), learner, faculty_of, measured, evaluations, claims, now)
+
+
+# One learner for ``transcripts``: (learner, faculty_of, measured, evaluations, claims).
+CreditInputs = tuple[Learner, Iterable[str], Mapping[str, Measured], Mapping[str, float], Iterable[CreditClaim]]
+
+
+def transcripts(catalogue: Catalogue, people: Iterable[CreditInputs],
+                now: datetime) -> Iterator[list[TranscriptEntry]]:
+    """``transcript`` for many users at once, sharing the programme and the session rules.
+
+    ``people`` holds ``(learner, faculty_of, measured, evaluations, claims)``; yields each one's
+    entries in order, equal to ``transcript``'s.
+    """
+    programme = _programme(catalogue)
+    for learner, faculty_of, measured, evaluations, claims in people:
+        yield _entries(programme, learner, faculty_of, measured, evaluations, claims, now)
+
+
+# session, its id, its designation (None: not accredited or did not build), has an evaluation
+_Row = tuple[Session, str, SessionCredit | None, bool]
+
+
+def _entries(programme: tuple[Conference, tuple[_Row, ...]], learner: Learner, faculty_of: Iterable[str],
+             measured: Mapping[str, Measured], evaluations: Mapping[str, float],
+             claims: Iterable[CreditClaim], now: datetime) -> list[TranscriptEntry]:
     faculty = frozenset(faculty_of)
     claimed: dict[str, dict[CreditType, Decimal]] = {}
     for c in claims:
         claimed.setdefault(c.session_id, {})[c.credit_type] = c.amount
-    conference, profession = catalogue.conference, learner.profession
+    profession = learner.profession
+    conference, rows = programme
     entries = []
-    for session in _programme(catalogue):
-        m = measured.get(session.id)
-        mine = claimed.get(session.id)
+    for session, sid, rule, evaluated in rows:
+        m = measured.get(sid)
+        mine = claimed.get(sid)
         if mine is None and (m is None or not (m.watch_seconds > 0 or m.presenting_seconds > 0)):
             continue
-        m = m or Measured()
+        m = m or _NOTHING
         mine = mine or {}
-        basis = Basis.FACULTY if session.id in faculty else Basis.LEARNER
-        rule = session_rule(session, conference)
-        evaluation = evaluations.get(session.id)
+        basis = Basis.FACULTY if sid in faculty else Basis.LEARNER
+        if rule is None:  # not accredited (cheap), or a designation that raises, as it did before this cache
+            rule = session_rule(session, conference)
+        evaluation = evaluations.get(sid)
         eligible = {} if rule is None else eligible_for(rule, basis, profession, m, evaluation)
         status = session_entry(rule, eligible, mine, live=session.start <= now < session.end,
-                               evaluation_required=bool(session.evaluation) and basis is Basis.LEARNER,
+                               evaluation_required=evaluated and basis is Basis.LEARNER,
                                evaluation_done=evaluation is not None)
         entries.append(TranscriptEntry(session, basis, m, evaluation, eligible, dict(mine), status))
     return entries
 
 
-_ORDER: dict[int, tuple[Catalogue, tuple[Session, ...]]] = {}
+_NOTHING = Measured()
+_ORDER: dict[int, tuple[Catalogue, tuple[Conference, tuple[_Row, ...]]]] = {}
 
 
-def _programme(catalogue: Catalogue) -> tuple[Session, ...]:
-    """The catalogue's sessions in programme order (cached per catalogue: the benchmark's hot path)."""
+def _programme(catalogue: Catalogue) -> tuple[Conference, tuple[_Row, ...]]:
+    """The catalogue's sessions in programme order with their rules (cached per catalogue: the benchmark's hot path)."""
     hit = _ORDER.get(id(catalogue))
     if hit is None or hit[0] is not catalogue:
-        hit = (catalogue, tuple(sorted(catalogue.sessions, key=lambda s: (s.start, s.id))))
+        if len(_ORDER) > 4096:  # catalogues reloaded many times: start over
+            _ORDER.clear()
+        order = sorted(catalogue.sessions, key=lambda s: (s.start, s.id))
+        rows = tuple((s, s.id, _rule_or_none(s, catalogue.conference), bool(s.evaluation)) for s in order)
+        hit = (catalogue, (catalogue.conference, rows))
         _ORDER[id(catalogue)] = hit
     return hit[1]
+
+
+def _rule_or_none(session: Session, conference: Conference) -> SessionCredit | None:
+    # A designation that does not build is built again (and raises) only when its session is
+    # shown, as before this cache: one bad session does not break every transcript.
+    try:
+        return session_rule(session, conference)
+    except Exception:  # noqa: BLE001 -- re-raised by session_rule in _entries
+        return None
 
 
 def certificate_totals(claims: Iterable[CreditClaim], session_ids: Iterable[str]) -> dict[CreditType, Decimal]:
