@@ -5,7 +5,9 @@ Redis when ``REDIS_URL`` is set, in-process otherwise. Redis is never the only c
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import secrets
 import time
 from collections import defaultdict
 from typing import Protocol
@@ -18,6 +20,7 @@ from redis.backoff import ExponentialBackoff
 __all__ = ["Coordination", "InProcess", "RedisCoordination", "coordination_for"]
 
 log = logging.getLogger("rounds.coord")
+_SEP = "\x1f"  # between member and process id in a presence field
 
 
 class Coordination(Protocol):
@@ -86,8 +89,12 @@ class InProcess:
 class RedisCoordination:
     """Coordination through one Redis shared by every process."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, presence_ttl_s: float = 30.0) -> None:
         self.url = url
+        self.process = secrets.token_hex(8)
+        self.presence_ttl_s = presence_ttl_s
+        self._local: dict[str, dict[str, int]] = {}
+        self._refresher: asyncio.Task[None] | None = None
         self._fallback = InProcess()
         # from_url gives no retries: after a Redis restart the first command on each pooled
         # connection would fail. Retry with backoff so a restart is a pause, not an error.
@@ -111,19 +118,76 @@ class RedisCoordination:
             return await self._fallback.hit(key, limit, window_s)
         return int(count) <= limit
 
+    # Presence: each process writes its own connection counts, field "member<SEP>process" of the
+    # room's hash, and keeps a short-lived "alive" key. A crashed process's entries stop
+    # counting when its key expires; after a Redis restart the refresher writes them again.
+    # So Redis holds nothing that a process could not rebuild from its live connections.
+
     async def presence_add(self, room: str, member: str) -> int:
-        return int(await self.redis.hincrby(f"rounds:presence:{room}", member, 1))
+        mine = self._local.setdefault(room, {})
+        mine[member] = mine.get(member, 0) + 1
+        await self._publish(room, member)
+        return (await self._members(room)).get(member, 0)
 
     async def presence_remove(self, room: str, member: str) -> int:
-        key = f"rounds:presence:{room}"
-        left = int(await self.redis.hincrby(key, member, -1))
-        if left <= 0:
-            await self.redis.hdel(key, member)
-        return max(0, left)
+        mine = self._local.setdefault(room, {})
+        left = mine.get(member, 0) - 1
+        if left > 0:
+            mine[member] = left
+        else:
+            mine.pop(member, None)
+        await self._publish(room, member)
+        return (await self._members(room)).get(member, 0)
 
     async def presence(self, room: str) -> set[str]:
-        counts = await self.redis.hgetall(f"rounds:presence:{room}")
-        return {str(m) for m, c in counts.items() if int(c) > 0}
+        return set(await self._members(room))
+
+    async def _publish(self, room: str, member: str) -> None:
+        self._start_refresher()
+        count = self._local.get(room, {}).get(member, 0)
+        field = f"{member}{_SEP}{self.process}"
+        async with self.redis.pipeline(transaction=True) as pipe:
+            if count:
+                pipe.hset(f"rounds:presence:{room}", field, count)
+            else:
+                pipe.hdel(f"rounds:presence:{room}", field)
+            pipe.set(f"rounds:alive:{self.process}", 1, ex=max(1, round(self.presence_ttl_s)))
+            await pipe.execute()
+
+    async def _members(self, room: str) -> dict[str, int]:
+        """Connection counts per member, over the processes that are alive."""
+        fields = await self.redis.hgetall(f"rounds:presence:{room}")
+        entries: list[tuple[str, str, int]] = []
+        for field, value in fields.items():
+            member, sep, process = str(field).rpartition(_SEP)
+            if sep:
+                entries.append((member, process, int(value)))
+        processes = sorted({process for _, process, _ in entries})
+        alive = dict(zip(processes, await self.redis.mget([f"rounds:alive:{p}" for p in processes]),
+                         strict=True)) if processes else {}
+        counts: dict[str, int] = {}
+        for member, process, n in entries:
+            if alive.get(process) is not None and n > 0:
+                counts[member] = counts.get(member, 0) + n
+        return counts
+
+    def _start_refresher(self) -> None:
+        if self._refresher is None or self._refresher.done():
+            self._refresher = asyncio.get_running_loop().create_task(self._refresh())
+
+    async def _refresh(self) -> None:
+        """Keep this process alive in Redis and its presence written (again, after a restart)."""
+        while True:
+            await asyncio.sleep(self.presence_ttl_s / 3)
+            try:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    pipe.set(f"rounds:alive:{self.process}", 1, ex=max(1, round(self.presence_ttl_s)))
+                    for room, members in self._local.items():
+                        for member, count in members.items():
+                            pipe.hset(f"rounds:presence:{room}", f"{member}{_SEP}{self.process}", count)
+                    await pipe.execute()
+            except (aioredis.RedisError, OSError):
+                log.warning("Redis unreachable; presence will be written again when it is back")
 
     def socketio_manager(self) -> socketio.AsyncManager:
         return socketio.AsyncRedisManager(self.url)
@@ -135,6 +199,12 @@ class RedisCoordination:
             return False
 
     async def close(self) -> None:
+        if self._refresher is not None:
+            self._refresher.cancel()
+        try:  # a clean stop takes this process's presence with it at once
+            await self.redis.delete(f"rounds:alive:{self.process}")
+        except (aioredis.RedisError, OSError):
+            pass
         await self.redis.aclose()
 
 

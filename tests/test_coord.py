@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from server.coord import Coordination, InProcess, RedisCoordination
@@ -45,3 +47,55 @@ async def test_rate_limits_fall_back_to_the_process_while_redis_is_down() -> Non
         assert [await coord.hit("k", 1, 60) for _ in range(2)] == [True, False]
     finally:
         await coord.close()
+
+
+async def test_presence_is_summed_over_processes(redis_server: RedisServer) -> None:
+    one, two = RedisCoordination(redis_server.url), RedisCoordination(redis_server.url)
+    try:
+        assert await one.presence_add("booth-x", "7") == 1
+        assert await two.presence_add("booth-x", "7") == 2
+        assert await one.presence_remove("booth-x", "7") == 1
+        assert await one.presence("booth-x") == {"7"}
+        await two.close()  # a clean stop takes its connections with it
+        assert await one.presence("booth-x") == set()
+    finally:
+        await one.close()
+
+
+async def test_a_crashed_process_stops_counting_when_its_lease_expires(redis_server: RedisServer) -> None:
+    import redis.asyncio as aioredis
+
+    crashed = RedisCoordination(redis_server.url, presence_ttl_s=30)
+    alive = RedisCoordination(redis_server.url)
+    try:
+        await crashed.presence_add("booth-y", "crashed-visitor")
+        await alive.presence_add("booth-y", "live-visitor")
+        assert await alive.presence("booth-y") == {"crashed-visitor", "live-visitor"}
+        # The crash: its process stops refreshing and its lease runs out (expire it now
+        # instead of waiting 30 s); its fields are still in the hash.
+        assert crashed._refresher is not None
+        crashed._refresher.cancel()
+        async with aioredis.from_url(redis_server.url) as r:
+            await r.delete(f"rounds:alive:{crashed.process}")
+            assert await r.hlen("rounds:presence:booth-y") == 2
+        assert await alive.presence("booth-y") == {"live-visitor"}
+    finally:
+        await alive.close()
+        await crashed.redis.aclose()
+
+
+async def test_presence_is_written_again_after_a_redis_restart(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with RedisServer() as server:
+        coord = RedisCoordination(server.url, presence_ttl_s=1.5)
+        try:
+            await coord.presence_add("booth-z", "3")
+            server.restart()  # an empty Redis on the same port
+            assert await coord.presence("booth-z") == set()
+            # The refresher rewrites this process's presence within a third of the lease.
+            async def healed() -> None:
+                while await coord.presence("booth-z") != {"3"}:
+                    await asyncio.sleep(0.1)  # bounded by wait_for; the refresher runs on its own clock
+
+            await asyncio.wait_for(healed(), 5)
+        finally:
+            await coord.close()
