@@ -25,6 +25,10 @@ class Clock:
         elapsed = (time.monotonic() - self._mono0) * self.scale
         return datetime.fromtimestamp(self._wall0, UTC) + timedelta(seconds=elapsed)
 
+    def advance(self, seconds: float) -> None:
+        """Move conference time forward (demos and tests skip ahead; wall time is untouched)."""
+        self._wall0 += seconds
+
     def timestamp(self) -> float:
         """The current conference time as POSIX seconds."""
         return self._wall0 + (time.monotonic() - self._mono0) * self.scale

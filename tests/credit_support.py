@@ -22,7 +22,7 @@ HF = "heart-failure-2026"  # accredited, live, 09:00-10:30 with a 09:45-09:50 br
 
 def advance(app: web.Application, seconds: float) -> None:
     """Move the conference clock forward (every reader of ``app[CLOCK]`` sees it at once)."""
-    app[CLOCK]._wall0 += seconds
+    app[CLOCK].advance(seconds)
 
 
 async def watch(app: web.Application, person: Person, session_id: str, minutes: float, tab: str = "tab") -> None:

@@ -354,7 +354,7 @@ async def test_stage_ends_when_the_publishing_window_closes(
         await viewer.frames(5)
         await end_finished_sessions(app, set())
         assert app[HUB].stage(LIVE).status == "live", "the window is still open"
-        app[CLOCK]._wall0 += 4 * 3600  # the conference clock moves past the session's window
+        app[CLOCK].advance(4 * 3600)  # the conference clock moves past the session's window
         await end_finished_sessions(app, set())
         assert app[HUB].stage(LIVE).status == "ended"
         assert app[HUB].stats().viewers == 0 and app[HUB].stats().publishers == 0
