@@ -408,6 +408,14 @@ def attribute_once(per_session: Mapping[K, Iterable[tuple[float, float]]]) -> di
     for s, e, key in items:
         # Every earlier item started at or before s, so what they cover from s on is [s, covered).
         if e > covered:
-            parts[key].append((max(covered, s), e))
+            start = covered if covered > s else s
+            mine = parts[key]
+            # Pieces come out disjoint and in order, so each key's list is already normalised
+            # once touching pieces are merged: no union() per key afterwards.
+            if mine and mine[-1][1] >= start:
+                mine[-1] = (mine[-1][0], e)
+            else:
+                mine.append((start, e))
             covered = e
-    return {key: union(spans) for key, spans in parts.items()}
+    return {key: _Normal([_new(Interval, p) for p in spans]) if spans else _EMPTY
+            for key, spans in parts.items()}
