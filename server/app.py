@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
@@ -129,7 +128,3 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
 async def _coordination(app: web.Application) -> AsyncIterator[None]:
     yield
     await app[COORD].close()
-
-
-def static_path(name: str) -> Path:
-    return FRONTEND / "static" / name
