@@ -8,9 +8,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import os
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +19,11 @@ from aiohttp.test_utils import TestClient
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from server.evidence import EVIDENCE
-from server.settings import ROOT, Settings
+from server.settings import Settings
 from server.state import CLOCK
 from tests.conftest import Person, SioFactory, make_settings
 from tests.media.media_peers import PatternTrack, ToneTrack, connected, offer_of
+from tests.processes import clean_env, run_rounds
 
 S = "heart-failure-2026"
 NS = "/watch"
@@ -96,14 +95,8 @@ async def beat(client: socketio.AsyncClient, tab: str, visible: bool = True) -> 
 
 async def rounds_export(settings: Settings, fmt: str) -> tuple[int, str, str]:
     """``rounds export attendance --session S --format FMT`` in its own process."""
-    env = {**os.environ, "ROUNDS_DATA_DIR": str(settings.data_dir), "ROUNDS_SECRET_KEY": "test-secret-key"}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", "import sys; from server.cli import main; sys.exit(main())",
-        "export", "attendance", "--session", S, "--format", fmt,
-        cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+    env = clean_env(ROUNDS_DATA_DIR=str(settings.data_dir), ROUNDS_SECRET_KEY="test-secret-key")
+    return await run_rounds(env, "export", "attendance", "--session", S, "--format", fmt)
 
 
 async def export_csv(settings: Settings) -> list[dict[str, str]]:

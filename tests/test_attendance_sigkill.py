@@ -10,14 +10,9 @@ compressed clock, so a crash test needs the real one.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
-import socket
-import sys
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +21,8 @@ import pytest
 import socketio
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
-from server.settings import ROOT
 from tests.media.media_peers import PatternTrack, connected, offer_of
+from tests.processes import clean_env, run_rounds, serving
 
 S = "heart-failure-2026"
 NS = "/watch"
@@ -35,44 +30,17 @@ HEARTBEAT_S = 1.0
 pytestmark = pytest.mark.slow
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def environment(data_dir: Path, conference: Path) -> dict[str, str]:
-    return {**os.environ, "ROUNDS_DATA_DIR": str(data_dir), "ROUNDS_CONFERENCE": str(conference),
-            "ROUNDS_SECRET_KEY": "sigkill-test-key", "ROUNDS_HEARTBEAT_S": str(int(HEARTBEAT_S)),
-            "ROUNDS_HEARTBEAT_TOLERANCE_S": "3", "ROUNDS_ICE_ADDRESSES": "127.0.0.1", "ROUNDS_TIME_SCALE": "1",
-            "ROUNDS_LOG_LEVEL": "warning"}
+    return clean_env(ROUNDS_DATA_DIR=str(data_dir), ROUNDS_CONFERENCE=str(conference),
+                     ROUNDS_SECRET_KEY="sigkill-test-key", ROUNDS_HEARTBEAT_S=str(int(HEARTBEAT_S)),
+                     ROUNDS_HEARTBEAT_TOLERANCE_S="3", ROUNDS_ICE_ADDRESSES="127.0.0.1", ROUNDS_TIME_SCALE="1",
+                     ROUNDS_LOG_LEVEL="warning")
 
 
 async def rounds(env: dict[str, str], *args: str) -> str:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", "import sys; from server.cli import main; sys.exit(main())", *args,
-        cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode == 0, err.decode()
-    return out.decode().strip()
-
-
-@asynccontextmanager
-async def serving(env: dict[str, str], port: int) -> AsyncIterator[asyncio.subprocess.Process]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "server.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-        cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-    try:
-        assert proc.stdout is not None
-        async def ready() -> None:
-            while b"serving" not in (line := await proc.stdout.readline()):  # type: ignore[union-attr]
-                assert line, "the server exited before serving"
-        await asyncio.wait_for(ready(), 60)
-        yield proc
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-        await proc.wait()
+    code, out, err = await run_rounds(env, *args)
+    assert code == 0, err
+    return out.strip()
 
 
 async def sdp_post(http: aiohttp.ClientSession, url: str, token: str, pc: RTCPeerConnection) -> str:
@@ -91,12 +59,11 @@ async def test_sigkill_mid_watch_loses_at_most_one_heartbeat_of_watch_time(tmp_p
     await rounds(env, "users", "add", "ana.okafor@demo.rounds", "--role", "faculty", "--password", "")
     await rounds(env, "users", "add", "maria@kill.test", "--role", "attendee", "--password", "")
     faculty, maria = await rounds(env, "token", "ana.okafor@demo.rounds"), await rounds(env, "token", "maria@kill.test")
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
     publisher, viewer = RTCPeerConnection(), RTCPeerConnection()
     client = socketio.AsyncClient(reconnection=False)
     async with aiohttp.ClientSession() as http:
-        async with serving(env, port) as server:
+        async with serving(env) as served:
+            base, server = served.url.rstrip("/"), served.proc
             publisher.addTransceiver(PatternTrack(), direction="sendonly")
             answer = await sdp_post(http, f"{base}/whip/{S}", faculty, publisher)
             await publisher.setRemoteDescription(RTCSessionDescription(answer, "answer"))
@@ -134,9 +101,8 @@ async def test_sigkill_mid_watch_loses_at_most_one_heartbeat_of_watch_time(tmp_p
         watched_until_kill = killed_at - counting_since
         assert acks[-1]["watch_seconds"] >= 3
 
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        async with serving(env, port):
+        async with serving(env) as served:
+            base = served.url.rstrip("/")
             async with http.get(f"{base}/api/me/transcript", headers={"Authorization": f"Bearer {maria}"}) as resp:
                 body = await resp.json()
             (line,) = body["sessions"]

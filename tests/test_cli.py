@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,14 +10,13 @@ import aiohttp
 import pytest
 
 from server.settings import ROOT
-from tests.services import free_port
+from tests.processes import clean_env, run_rounds, serving
 
 DEMO = ROOT / "config" / "demo-conference.toml"
 
 
 def rounds(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("ROUNDS_") and k not in ("DATABASE_URL", "REDIS_URL")}
-    environ.update(ROUNDS_DATA_DIR=str(data_dir), **env)
+    environ = clean_env(ROUNDS_DATA_DIR=str(data_dir), **env)
     return subprocess.run([sys.executable, "-m", "server.cli", *args], capture_output=True, text=True,
                           env=environ, cwd=ROOT, timeout=60)
 
@@ -77,24 +74,11 @@ def test_every_command_has_help(tmp_path: Path) -> None:
 
 
 async def test_token_from_the_command_works_against_a_running_server(tmp_path: Path) -> None:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ROUNDS_") and k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(ROUNDS_DATA_DIR=str(tmp_path), ROUNDS_ICE_ADDRESSES="127.0.0.1")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "server.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-        env=env, cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-    try:
-        assert proc.stdout is not None
-        async def started() -> None:
-            while b"serving on" not in (line := await proc.stdout.readline()):  # type: ignore[union-attr]
-                assert line, "the server exited before serving"
-
-        await asyncio.wait_for(started(), 60)
-        token = (await asyncio.to_thread(rounds, tmp_path, "token", "organizer@demo.rounds")).stdout.strip()
+    env = clean_env(ROUNDS_DATA_DIR=str(tmp_path), ROUNDS_ICE_ADDRESSES="127.0.0.1")
+    async with serving(env) as server:
+        code, token, err = await run_rounds(env, "token", "organizer@demo.rounds")
+        assert code == 0, err
         async with aiohttp.ClientSession() as http:
-            async with http.get(f"http://127.0.0.1:{port}/api/me", headers={"Authorization": f"Bearer {token}"}) as r:
+            async with http.get(server.url + "api/me", headers={"Authorization": f"Bearer {token.strip()}"}) as r:
                 assert r.status == 200
                 assert (await r.json())["email"] == "organizer@demo.rounds"
-    finally:
-        proc.terminate()
-        await proc.wait()

@@ -2,38 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 import socketio
 
 from server.catalogue import Role
-from server.settings import ROOT
 from server.store.accounts import AccountStore
 from server.store.db import connect
 from server.tokens import mint_token
-from tests.services import PostgresServer, RedisServer, free_port
+from tests.processes import Served, clean_env, serving
+from tests.services import PostgresServer, RedisServer
 from tests.test_qa_realtime import Inbox, call
 
 S = "heart-failure-2026"
 NS = "/qa"
 SECRET = "two-process-secret-key"
-
-
-@dataclass
-class Node:
-    proc: subprocess.Popen[bytes]
-    url: str
-    log: Path
 
 
 @pytest.fixture(scope="module")
@@ -43,56 +30,17 @@ def qa_redis() -> Iterator[RedisServer]:
         yield server
 
 
-async def _wait_ready(node: Node, timeout: float = 60.0) -> None:
-    # An external process: a bounded poll of /readyz is the only readiness signal it offers.
-    deadline = time.monotonic() + timeout
-    async with aiohttp.ClientSession() as http:
-        while time.monotonic() < deadline:
-            if node.proc.poll() is not None:
-                raise AssertionError(f"server exited:\n{node.log.read_text()[-3000:]}")
-            try:
-                async with http.get(node.url + "readyz") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.2)
-    raise AssertionError(f"server not ready:\n{node.log.read_text()[-3000:]}")
-
-
-def _start(tmp: Path, name: str, env: dict[str, str]) -> Node:
-    port = free_port()
-    log = tmp / f"{name}.log"
-    with log.open("wb") as out:  # the child keeps its own copy of the descriptor
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "server.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )
-    return Node(proc, f"http://127.0.0.1:{port}/", log)
-
-
 @pytest.fixture
 async def nodes(tmp_path: Path, conference_file: Path, postgres_server: PostgresServer,
-                qa_redis: RedisServer) -> AsyncIterator[tuple[Node, Node, str]]:
+                qa_redis: RedisServer) -> AsyncIterator[tuple[Served, Served, str]]:
     database = await postgres_server.create_database_async()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ROUNDS_", "PG"))}
-    env.update(DATABASE_URL=database, REDIS_URL=qa_redis.url, ROUNDS_DATA_DIR=str(tmp_path / "data"),
-               ROUNDS_CONFERENCE=str(conference_file), ROUNDS_SECRET_KEY=SECRET, ROUNDS_LOG_LEVEL="warning")
-    started: list[Node] = []
-    try:
-        for name in ("a", "b"):  # one after the other: the first migrates the database
-            started.append(_start(tmp_path, name, env))
-            await _wait_ready(started[-1])
-        yield started[0], started[1], database
-    finally:
-        for node in started:
-            node.proc.terminate()
-        for node in started:
-            try:
-                node.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                node.proc.kill()
-                node.proc.wait(5)
+    env = clean_env(DATABASE_URL=database, REDIS_URL=qa_redis.url, ROUNDS_DATA_DIR=str(tmp_path / "data"),
+                    ROUNDS_CONFERENCE=str(conference_file), ROUNDS_SECRET_KEY=SECRET, ROUNDS_LOG_LEVEL="warning")
+    async with AsyncExitStack() as stack:
+        # One after the other: the first migrates the database.
+        first = await stack.enter_async_context(serving(env))
+        second = await stack.enter_async_context(serving(env))
+        yield first, second, database
 
 
 async def _tokens(database: str) -> dict[str, str]:
@@ -112,7 +60,7 @@ class Clients:
     def __init__(self) -> None:
         self.all: list[socketio.AsyncClient] = []
 
-    async def join(self, node: Node, token: str) -> tuple[socketio.AsyncClient, Inbox]:
+    async def join(self, node: Served, token: str) -> tuple[socketio.AsyncClient, Inbox]:
         client = socketio.AsyncClient(reconnection=True)
         inbox = Inbox(client)
         await client.connect(node.url, namespaces=[NS], auth={"token": token}, transports=["websocket"],
@@ -135,7 +83,7 @@ async def clients() -> AsyncIterator[Clients]:
 
 
 async def test_question_asked_on_one_process_reaches_a_moderator_on_the_other(
-        nodes: tuple[Node, Node, str], clients: Clients) -> None:
+        nodes: tuple[Served, Served, str], clients: Clients) -> None:
     a, b, database = nodes
     tokens = await _tokens(database)
     mod, mod_in = await clients.join(b, tokens["moderator"])
@@ -153,7 +101,7 @@ async def test_question_asked_on_one_process_reaches_a_moderator_on_the_other(
 
 
 async def test_redis_restart_loses_no_question_vote_or_moderation(
-        nodes: tuple[Node, Node, str], clients: Clients, qa_redis: RedisServer) -> None:
+        nodes: tuple[Served, Served, str], clients: Clients, qa_redis: RedisServer) -> None:
     a, b, database = nodes
     tokens = await _tokens(database)
     mod, mod_in = await clients.join(b, tokens["moderator"])
