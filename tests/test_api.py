@@ -52,7 +52,7 @@ async def test_healthz_readyz_and_metrics(client: TestClient) -> None:
     await client.get("/api/sessions/nope")
     text = await (await client.get("/metrics")).text()
     assert 'rounds_http_requests_total{route="/api/sessions/{id}",status="404"} 1.0' in text
-    assert "rounds_sockets_connected" in text or "rounds_http_requests" in text
+    assert "# TYPE rounds_sockets_connected gauge" in text
 
 
 async def test_readyz_reports_an_unreachable_redis(aiohttp_client, tmp_path, conference_file) -> None:  # type: ignore[no-untyped-def]
@@ -65,3 +65,28 @@ async def test_readyz_reports_an_unreachable_redis(aiohttp_client, tmp_path, con
     response = await client.get("/readyz")
     assert response.status == 503
     assert (await response.json())["checks"] == {"database": "ok", "redis": "unreachable"}
+
+
+async def test_an_unexpected_error_is_a_500_with_a_request_id_and_no_internals(
+        aiohttp_client, settings, caplog) -> None:  # type: ignore[no-untyped-def]
+    from aiohttp import web
+
+    from server.app import create_app
+
+    app = create_app(settings)
+
+    async def boom(request: web.Request) -> web.Response:
+        raise RuntimeError("secret internals")
+
+    app.router.add_get("/api/boom", boom)
+    app.router.add_get("/boom", boom)
+    client = await aiohttp_client(app)
+    response = await client.get("/api/boom", headers={"X-Request-Id": "req-42"})
+    assert response.status == 500
+    body = await response.json()
+    assert body["error"] == "internal" and "req-42" in body["reason"]
+    assert "secret internals" not in await response.text()
+    page = await client.get("/boom")
+    assert page.status == 500 and "secret internals" not in await page.text()
+    assert "Something went wrong" in await page.text()
+    assert any("req-42" in r.getMessage() and r.exc_info for r in caplog.records)
