@@ -15,7 +15,7 @@ from ..errors import NotAuthenticated
 from ..state import ACCOUNTS, SETTINGS
 from ..tokens import read_token
 
-__all__ = ["check_csrf", "csrf_token", "current_user", "require", "sign_in", "sign_out"]
+__all__ = ["check_csrf", "csrf_token", "current_user", "require", "resolve_user", "sign_in", "sign_out"]
 
 _USER = web.RequestKey("rounds.user", object)
 _NONE = object()
@@ -33,19 +33,25 @@ async def current_user(request: web.Request) -> User | None:
     cached = request.get(_USER, _NONE)
     if cached is not _NONE:
         return cached if isinstance(cached, User) else None
-    user: User | None = None
-    token = bearer(request)
-    if token is not None:
-        user_id: int | None = read_token(request.app[SETTINGS].secret_key, token)
-    else:
-        session = await get_session(request)
-        raw = session.get("uid")
-        user_id = raw if isinstance(raw, int) else None
-    if user_id is not None:
-        user = await request.app[ACCOUNTS].by_id(user_id)
-        if user is None and token is not None:
-            raise NotAuthenticated("the account of this token no longer exists")
+    user = await resolve_user(request.app, bearer(request), request)
     request[_USER] = user
+    return user
+
+
+async def resolve_user(app: web.Application, token: str | None, request: web.Request | None) -> User | None:
+    """The user of a bearer token, else of the request's session cookie, else None.
+
+    HTTP requests and Socket.IO connects both authenticate here. A bad token raises
+    NotAuthenticated rather than falling back to the cookie.
+    """
+    if token is not None:
+        user_id: int | None = read_token(app[SETTINGS].secret_key, token)
+    else:
+        raw = (await get_session(request)).get("uid") if request is not None else None
+        user_id = raw if isinstance(raw, int) else None
+    user = await app[ACCOUNTS].by_id(user_id) if user_id is not None else None
+    if user is None and token is not None:
+        raise NotAuthenticated("the account of this token no longer exists")
     return user
 
 

@@ -14,12 +14,11 @@ from typing import Any
 
 import socketio
 from aiohttp import web
-from aiohttp_session import get_session
 
 from ..accounts import User
 from ..errors import BadRequest, NotAuthenticated, RateLimited, RoundsError, UnknownEvent, error_ack
-from ..state import ACCOUNTS, COORD, METRICS, SETTINGS
-from ..tokens import read_token
+from ..http.identity import resolve_user
+from ..state import COORD, METRICS
 
 __all__ = ["RoundsNamespace", "get_bool", "get_int", "get_str"]
 
@@ -37,16 +36,9 @@ class RoundsNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     async def authenticate(self, environ: Mapping[str, Any], auth: Any) -> User:
         """The user of a connecting client: ``auth={"token": ...}`` or the session cookie."""
         token = auth.get("token") if isinstance(auth, dict) else None
-        if token is not None:
-            if not isinstance(token, str):
-                raise NotAuthenticated("token must be a string")
-            user_id: int | None = read_token(self.app[SETTINGS].secret_key, token)
-        else:
-            request = environ.get("aiohttp.request")
-            session = await get_session(request) if request is not None else {}
-            raw = session.get("uid")
-            user_id = raw if isinstance(raw, int) else None
-        user = await self.app[ACCOUNTS].by_id(user_id) if user_id is not None else None
+        if token is not None and not isinstance(token, str):
+            raise NotAuthenticated("token must be a string")
+        user = await resolve_user(self.app, token, environ.get("aiohttp.request"))
         if user is None:
             raise NotAuthenticated("sign in first")
         return user
