@@ -27,6 +27,7 @@ from .accounts import User
 from .authz import Action, allowed
 from .catalogue import Booth
 from .errors import BadRequest
+from .spreadsheet import safe_cell
 
 __all__ = [
     "FIELDS", "MAX_TEXT", "Analytics", "ChatMessage", "HourCount", "Lead", "Thread", "Visit",
@@ -196,19 +197,13 @@ def lead_json(lead: Lead) -> dict[str, Any]:
     }
 
 
-def _csv_cell(value: str | None) -> str:
-    # A cell starting with = + - @ is a formula to a spreadsheet (CSV injection, OWASP).
-    text = value or ""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def lead_csv(leads: Iterable[Lead]) -> str:
     """Leads as CSV, one row per visitor who shared, blank cells for fields not shared."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([*FIELDS, "shared_fields", "shared_at"])
     for lead in leads:
-        writer.writerow([*(_csv_cell(lead.value(f)) for f in FIELDS), " ".join(lead.fields), lead.shared_at.isoformat()])
+        writer.writerow([*(safe_cell(lead.value(f)) for f in FIELDS), " ".join(lead.fields), lead.shared_at.isoformat()])
     return out.getvalue()
 
 

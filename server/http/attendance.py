@@ -21,6 +21,7 @@ from ..cli import exporter
 from ..errors import BadRequest
 from ..evidence import EVIDENCE, LEDGER, Ledger, StoredEvidence, evidence_context
 from ..rooms.watch import WatchNamespace
+from ..spreadsheet import safe_cell
 from ..state import METRICS, SIO
 from ..store.attendance import AttendanceStore
 from ..store.schema import users
@@ -63,12 +64,6 @@ def _iso(at: float) -> str:
     return datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds")
 
 
-def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    # A cell starting with = + - @ would run as a formula in a spreadsheet (CSV injection).
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def attendance_csv(rows: Iterable[tuple[Session, Any, Any, Any]]) -> str:
     """CSV of (session, user row, watched intervals, published intervals): who, from when to when, how long."""
     out = io.StringIO()
@@ -76,7 +71,7 @@ def attendance_csv(rows: Iterable[tuple[Session, Any, Any, Any]]) -> str:
     writer.writerow(CSV_COLUMNS)
     for session, person, watch, faculty in rows:
         spans = list(watch) or list(faculty)
-        writer.writerow([_cell(v) for v in (
+        writer.writerow([safe_cell(v) for v in (
             session.id, person.id, person.email, person.name, person.profession,
             _iso(spans[0].start) if spans else "", _iso(spans[-1].end) if spans else "",
             int(sum(iv.seconds for iv in watch)), int(sum(iv.seconds for iv in faculty)),

@@ -40,6 +40,7 @@ from ..credit import (
 )
 from ..credit_transcript import basis_for, learner_of, session_rule
 from ..errors import BadRequest, NotFound
+from ..spreadsheet import safe_cell
 from ..state import ACCOUNTS, CATALOGUE, CLOCK, ENGINE
 from ..store.attendance import AttendanceStore
 from ..store.credit import CreditStore
@@ -58,17 +59,11 @@ CPE_COLUMNS = ("nabp_eprofile_id", "dob_mmdd", "first_name", "last_name", "activ
                "contact_hours", "ceus")
 
 
-def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    # A cell starting with = + - @ would run as a formula in a spreadsheet (CSV injection).
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def _csv(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
-    writer.writerows([_cell(v) for v in row] for row in rows)
+    writer.writerows([safe_cell(v) for v in row] for row in rows)
     return out.getvalue()
 
 

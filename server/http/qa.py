@@ -16,6 +16,7 @@ from ..authz import Action
 from ..catalogue import Session
 from ..errors import NotFound
 from ..rooms.qa import QA_STORE, QNA, qa_context
+from ..spreadsheet import safe_cell
 from ..state import CATALOGUE, CLOCK, METRICS
 from .api import session_extras
 from .identity import current_user, require
@@ -56,19 +57,13 @@ async def faculty_page(request: web.Request) -> web.StreamResponse:
     return await _page(request, Action.READ_QUEUE, "faculty_view.html")
 
 
-def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    # A cell starting with = + - @ would run as a formula in a spreadsheet (CSV injection).
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def questions_csv(rows: Iterable[Any]) -> str:
     """The CSV text of a session's questions."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     for r in rows:
-        writer.writerow([_cell(v) for v in (
+        writer.writerow([safe_cell(v) for v in (
             r.id, r.created_at.isoformat(), r.status, r.votes, "yes" if r.anonymous else "no", r.author_name,
             r.author_email, r.text, r.original_text, r.dismiss_reason, r.merged_into,
             "yes" if r.pinned else "no", "yes" if r.on_stage else "no",
