@@ -1,44 +1,31 @@
-"""The ``rounds`` command for organizers: serve, users, token, import."""
+"""The ``rounds`` command for organizers: serve, users, token, import, export."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
-import importlib
 import sys
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .accounts import valid_email
 from .catalogue import Role
-from .conference_file import PROFESSIONS, ConferenceFileError
-from .errors import RoundsError
-from .settings import Settings, SettingsError, load_settings
-from .store.accounts import AccountStore
-from .store.db import connect, migrate
-from .store.load import import_file
-from .tokens import mint_token
+from .conference_file import PROFESSIONS
+from .reports import EXPORT_KINDS
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Coroutine
+
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from .settings import Settings
+
+    Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
 
 __all__ = ["main"]
 
-Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
-# `rounds export KIND`: each kind is a coroutine (engine, catalogue, args) -> text printed as is.
-Exporter = Callable[[Any, Any, argparse.Namespace], Awaitable[str]]
-EXPORTS: dict[str, Exporter] = {}
-# Modules that register exporters with @exporter("kind") when imported.
-EXPORT_MODULES: tuple[str, ...] = ("server.http.attendance", "server.http.credit_reports")
-
-
-def exporter(kind: str) -> Callable[[Exporter], Exporter]:
-    """Register ``rounds export KIND``."""
-
-    def register(fn: Exporter) -> Exporter:
-        EXPORTS[kind] = fn
-        return fn
-
-    return register
+# Only what `--help` needs is imported above; each command imports its own dependencies, so
+# `rounds --help` does not load aiohttp, socketio or the storage layer.
 
 
 class CliError(Exception):
@@ -79,10 +66,8 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("conference_file", type=Path)
     imp.set_defaults(run=_import)
 
-    for module in EXPORT_MODULES:
-        importlib.import_module(module)
     export = sub.add_parser("export", help="print a report (CSV) to standard output")
-    export.add_argument("kind", choices=sorted(EXPORTS) or ["(none)"], help="what to export")
+    export.add_argument("kind", choices=sorted(EXPORT_KINDS), help="what to export")
     export.add_argument("--session", help="one session's records")
     export.add_argument("--conference", help="conference id (default: the imported one)")
     export.add_argument("--format", default="csv", help="csv (default), or a kind's other formats (cpe)")
@@ -90,13 +75,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _engine(settings: Settings) -> Any:
+async def _engine(settings: Settings) -> AsyncEngine:
+    from .store.db import connect, migrate
+
     engine = connect(settings.db_url)
     await migrate(engine)
     return engine
 
 
 async def _users_add(args: argparse.Namespace, settings: Settings) -> int:
+    import getpass
+
+    from .accounts import valid_email
+    from .store.accounts import AccountStore
+
     email = valid_email(args.email)
     password = args.password
     if password is None and sys.stdin.isatty():
@@ -114,6 +106,8 @@ async def _users_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _users_list(args: argparse.Namespace, settings: Settings) -> int:
+    from .store.accounts import AccountStore
+
     engine = await _engine(settings)
     try:
         emails = await AccountStore(engine).emails(
@@ -126,6 +120,9 @@ async def _users_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _token(args: argparse.Namespace, settings: Settings) -> int:
+    from .store.accounts import AccountStore
+    from .tokens import mint_token
+
     ttl = settings.token_ttl_s if args.ttl is None else args.ttl
     if ttl <= 0:
         raise CliError("--ttl must be a positive number of seconds")
@@ -141,6 +138,8 @@ async def _token(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _import(args: argparse.Namespace, settings: Settings) -> int:
+    from .store.load import import_file
+
     engine = await _engine(settings)
     try:
         summary = await import_file(engine, args.conference_file)
@@ -151,6 +150,7 @@ async def _import(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _export(args: argparse.Namespace, settings: Settings) -> int:
+    from .reports import export
     from .store.catalogue import load_catalogue
 
     engine = await _engine(settings)
@@ -158,7 +158,7 @@ async def _export(args: argparse.Namespace, settings: Settings) -> int:
         catalogue = await load_catalogue(engine, args.conference)
         if args.session and catalogue.session(args.session) is None:
             raise CliError(f"no session {args.session!r} in {catalogue.conference.id}")
-        sys.stdout.write(await EXPORTS[args.kind](engine, catalogue, args))
+        sys.stdout.write(await export(args.kind, engine, catalogue, session_id=args.session, fmt=args.format))
     finally:
         await engine.dispose()
     return 0
@@ -187,8 +187,11 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rounds`` console script."""
-    parser = _parser()
-    args = parser.parse_args(argv)
+    args = _parser().parse_args(argv)
+    from .conference_file import ConferenceFileError
+    from .errors import RoundsError
+    from .settings import SettingsError, load_settings
+
     try:
         settings = load_settings(config_file=args.config)
         run: Command = args.run
@@ -201,7 +204,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # Run the imported module's main: exporters register into `server.cli`, not `__main__`.
-    from server.cli import main as _main
-
-    sys.exit(_main())
+    sys.exit(main())

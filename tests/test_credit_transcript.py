@@ -108,7 +108,7 @@ def test_exports_keep_only_permitted_learners_and_defuse_spreadsheet_formulas() 
     import io
     from types import SimpleNamespace
 
-    from server.http.credit_reports import LEARNER_COLUMNS, cpe_csv, learner_completion_csv
+    from server.reports.credit import LEARNER_COLUMNS, cpe_csv, learner_completion_csv
 
     def row(name: str, permission: bool, **extra: object) -> SimpleNamespace:
         values: dict[str, object] = {"name": name, "report_permission": permission, "dob_month": 3, "dob_day": 9,

@@ -1,47 +1,27 @@
-"""Attendance: ``setup(app)``, the transcript API, the attendance export, live figures."""
+"""Attendance: ``setup(app)``, the transcript API, live figures (the export is ``server.reports``)."""
 
 from __future__ import annotations
 
-import argparse
-import csv
-import io
 from collections.abc import AsyncIterator, Iterable
-from datetime import UTC, datetime
 from typing import Any
 
-import sqlalchemy as sa
 from aiohttp import web
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..accounts import User
 from ..authz import Action, allowed
-from ..catalogue import Catalogue, Session
-from ..cli import exporter
-from ..errors import BadRequest
+from ..catalogue import Session
 from ..evidence import EVIDENCE, LEDGER, Ledger, StoredEvidence, evidence_context
 from ..rooms.watch import WatchNamespace
-from ..spreadsheet import safe_cell
 from ..state import METRICS, SIO
-from ..store.attendance import AttendanceStore
-from ..store.schema import users
-from ..transcript import (
-    published,
-    timeline,
-    transcript_extras,
-    transcript_for,
-    transcript_json,
-    watched,
-)
+from ..transcript import transcript_extras, transcript_for, transcript_json
 from .api import session_extras
 from .identity import signed_in
 
-__all__ = ["WATCH", "attendance_csv", "routes", "setup"]
+__all__ = ["WATCH", "routes", "setup"]
 
 routes = web.RouteTableDef()
 WATCH = web.AppKey("watch_namespace", WatchNamespace)
-CSV_COLUMNS = ("session", "user_id", "email", "name", "profession", "from", "to", "watch_seconds",
-               "faculty_seconds", "intervals")
 
 
 @routes.get("/api/me/transcript", name="transcript_api")
@@ -58,48 +38,6 @@ async def my_transcript(request: web.Request) -> web.Response:
                 by_id[session_id].update(fields)
         body["total"].update(added.get("total", {}))
     return web.json_response(body)
-
-
-def _iso(at: float) -> str:
-    return datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds")
-
-
-def attendance_csv(rows: Iterable[tuple[Session, Any, Any, Any]]) -> str:
-    """CSV of (session, user row, watched intervals, published intervals): who, from when to when, how long."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
-    for session, person, watch, faculty in rows:
-        spans = list(watch) or list(faculty)
-        writer.writerow([safe_cell(v) for v in (
-            session.id, person.id, person.email, person.name, person.profession,
-            _iso(spans[0].start) if spans else "", _iso(spans[-1].end) if spans else "",
-            int(sum(iv.seconds for iv in watch)), int(sum(iv.seconds for iv in faculty)),
-            " ".join(f"{_iso(iv.start)}/{_iso(iv.end)}" for iv in watch),
-        )])
-    return out.getvalue()
-
-
-@exporter("attendance")
-async def export_attendance(engine: AsyncEngine, catalogue: Catalogue, args: argparse.Namespace) -> str:
-    """``rounds export attendance [--session ID] --format csv``: recomputed from stored evidence."""
-    if args.format != "csv":
-        raise BadRequest("attendance exports only as csv")
-    store = AttendanceStore(engine)
-    recorded = await store.recorded(session_id=args.session or None)
-    until = await store.latest()
-    async with engine.connect() as conn:
-        people = {r.id: r for r in await conn.execute(sa.select(users).where(
-            users.c.id.in_(sorted({uid for uid, _ in recorded}))))}
-    rows = []
-    for (user_id, session_id), rec in recorded.items():
-        session = catalogue.session(session_id)
-        if session is None or user_id not in people:
-            continue
-        tl = timeline(session)
-        rows.append((session, people[user_id], watched(rec, tl), published(rec, tl, until)))
-    rows.sort(key=lambda r: (r[0].start, r[0].id, r[1].email))
-    return attendance_csv(rows)
 
 
 async def _live_figures(request: web.Request, session: Session, user: User | None) -> dict[str, Any]:

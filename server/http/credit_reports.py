@@ -7,117 +7,40 @@ audit log. ``rounds export credits --format csv|cpe`` prints the same exports as
 
 from __future__ import annotations
 
-import argparse
-import csv
-import io
-from collections.abc import Iterable
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..authz import Action
-from ..catalogue import Catalogue, Session
-from ..cli import exporter
+from ..catalogue import Session
 from ..credit import (
     Basis,
-    CreditClaim,
     CreditType,
     CreditTypeNotApplicable,
     CreditTypeNotOffered,
     Profession,
     applicable_types,
-    ceu,
     faculty_eligible,
     parse_amount,
     quarters_of,
-    split_name,
 )
 from ..credit_transcript import basis_for, learner_of, session_rule
 from ..errors import BadRequest, NotFound
-from ..spreadsheet import safe_cell
+from ..reports.credit import credit_export
 from ..state import ACCOUNTS, CATALOGUE, CLOCK, ENGINE
 from ..store.attendance import AttendanceStore
-from ..store.credit import CreditStore
 from ..transcript import transcript_for
 from .api import json_object
 from .credit_service import CREDIT_STORE, ledger
 from .identity import current_user, require
 from .pages import login_redirect
 
-__all__ = ["CPE_COLUMNS", "LEARNER_COLUMNS", "cpe_csv", "learner_completion_csv", "routes", "setup"]
+__all__ = ["routes", "setup"]
 
 routes = web.RouteTableDef()
-LEARNER_COLUMNS = ("first_name", "last_name", "dob_month", "dob_day", "npi", "licence", "board_id", "profession",
-                   "activity_id", "credit_type", "credits", "completion_date", "report_permission")
-CPE_COLUMNS = ("nabp_eprofile_id", "dob_mmdd", "first_name", "last_name", "activity_id", "participation_date",
-               "contact_hours", "ceus")
-
-
-def _csv(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows([safe_cell(v) for v in row] for row in rows)
-    return out.getvalue()
-
-
-def _per_learner(found: list[tuple[CreditClaim, Any]]) -> dict[tuple[int, CreditType], tuple[Any, Decimal, datetime]]:
-    """Claims summed per (learner, credit type), with the latest claim as the completion moment."""
-    out: dict[tuple[int, CreditType], tuple[Any, Decimal, datetime]] = {}
-    for claim, row in found:
-        key = (claim.user_id, claim.credit_type)
-        _, total, last = out.get(key, (row, Decimal("0.00"), claim.attested_at))
-        out[key] = (row, total + claim.amount, max(last, claim.attested_at))
-    return out
-
-
-def learner_completion_csv(found: list[tuple[CreditClaim, Any]], cat: Catalogue) -> str:
-    """The accreditor's learner-completion file: only learners who gave permission to report."""
-    zone = ZoneInfo(cat.conference.timezone)
-    rows = []
-    for (_, ctype), (r, total, last) in _per_learner(found).items():
-        if not r.report_permission:
-            continue
-        first, last_name = split_name(r.name)
-        rows.append((first, last_name, r.dob_month or "", r.dob_day or "", r.npi, r.licence, r.board_id,
-                     r.profession, cat.conference.id, ctype.value, total, last.astimezone(zone).date().isoformat(),
-                     "yes"))
-    return _csv(LEARNER_COLUMNS, rows)
-
-
-def cpe_csv(found: list[tuple[CreditClaim, Any]], cat: Catalogue) -> str:
-    """Pharmacists' ACPE credit in the shape CPE Monitor asks for (e-Profile ID, MMDD, hours, CEUs)."""
-    zone = ZoneInfo(cat.conference.timezone)
-    rows = []
-    for (_, ctype), (r, total, last) in _per_learner(found).items():
-        if ctype is not CreditType.ACPE:
-            continue
-        first, last_name = split_name(r.name)
-        mmdd = f"{r.dob_month:02d}{r.dob_day:02d}" if r.dob_month and r.dob_day else ""
-        rows.append((r.nabp_eprofile_id, mmdd, first, last_name, cat.conference.id,
-                     last.astimezone(zone).date().isoformat(), total, ceu(total)))
-    return _csv(CPE_COLUMNS, rows)
-
-
-async def _export_text(store: CreditStore, cat: Catalogue, fmt: str) -> str:
-    found = await store.claims_with_learners([s.id for s in cat.sessions])
-    if fmt == "csv":
-        return learner_completion_csv(found, cat)
-    if fmt == "cpe":
-        return cpe_csv(found, cat)
-    raise BadRequest(f"unknown format {fmt!r}: use csv or cpe", field="format")
-
-
-@exporter("credits")
-async def export_credits(engine: AsyncEngine, catalogue: Catalogue, args: argparse.Namespace) -> str:
-    """``rounds export credits --format csv|cpe [--conference ID]``."""
-    return await _export_text(CreditStore(engine), catalogue, args.format)
 
 
 # -- reports ----------------------------------------------------------------------------------
@@ -260,7 +183,7 @@ def _query(**values: str) -> str:
 async def _download(request: web.Request, fmt: str, name: str) -> web.Response:
     await require(request, Action.VIEW_REPORTS)
     cat = request.app[CATALOGUE]
-    text = await _export_text(request.app[CREDIT_STORE], cat, fmt)
+    text = await credit_export(request.app[CREDIT_STORE], cat, fmt)
     return web.Response(text=text, content_type="text/csv", charset="utf-8", headers={
         "Content-Disposition": f'attachment; filename="{name}-{cat.conference.id}.csv"'})
 

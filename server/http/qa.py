@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable
 from typing import Any
 
@@ -15,8 +13,8 @@ from ..accounts import User
 from ..authz import Action
 from ..catalogue import Session
 from ..errors import NotFound
+from ..reports.table import csv_text
 from ..rooms.qa import QA_STORE, QNA, qa_context
-from ..spreadsheet import safe_cell
 from ..state import CATALOGUE, CLOCK, METRICS
 from .api import session_extras
 from .identity import current_user, require
@@ -59,16 +57,11 @@ async def faculty_page(request: web.Request) -> web.StreamResponse:
 
 def questions_csv(rows: Iterable[Any]) -> str:
     """The CSV text of a session's questions."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
-    for r in rows:
-        writer.writerow([safe_cell(v) for v in (
-            r.id, r.created_at.isoformat(), r.status, r.votes, "yes" if r.anonymous else "no", r.author_name,
-            r.author_email, r.text, r.original_text, r.dismiss_reason, r.merged_into,
-            "yes" if r.pinned else "no", "yes" if r.on_stage else "no",
-        )])
-    return out.getvalue()
+    return csv_text(CSV_COLUMNS, ((
+        r.id, r.created_at.isoformat(), r.status, r.votes, "yes" if r.anonymous else "no", r.author_name,
+        r.author_email, r.text, r.original_text, r.dismiss_reason, r.merged_into,
+        "yes" if r.pinned else "no", "yes" if r.on_stage else "no",
+    ) for r in rows))
 
 
 @routes.get("/api/sessions/{id}/questions.csv", name="qa_export")
