@@ -408,7 +408,7 @@ def attribute_once(per_session: Mapping[K, Iterable[tuple[float, float]]]) -> di
     for s, e, key in items:
         # Every earlier item started at or before s, so what they cover from s on is [s, covered).
         if e > covered:
-            start = covered if covered > s else s
+            start = max(s, covered)
             mine = parts[key]
             # Pieces come out disjoint and in order, so each key's list is already normalised
             # once touching pieces are merged: no union() per key afterwards.

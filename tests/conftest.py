@@ -70,10 +70,10 @@ def conference_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def make_settings(data_dir: Path, conference: Path, **overrides: Any) -> Settings:
     """Settings isolated from the environment, media on loopback only."""
-    values: dict[str, Any] = dict(
-        data_dir=data_dir, conference=conference, ice_addresses="127.0.0.1", secret_key=b"test-secret-key",
-        login_attempts=1000,
-    )
+    values: dict[str, Any] = {
+        "data_dir": data_dir, "conference": conference, "ice_addresses": "127.0.0.1",
+        "secret_key": b"test-secret-key", "login_attempts": 1000,
+    }
     values.update(overrides)
     return load_settings(env={}, **values)
 
@@ -160,6 +160,6 @@ async def sio(server: TestServer, client: TestClient) -> AsyncIterator[SioFactor
         return client
 
     yield connect
-    for client in clients:
-        if client.connected:
-            await client.disconnect()
+    for opened in clients:
+        if opened.connected:
+            await opened.disconnect()

@@ -30,7 +30,7 @@ def test_every_http_route_is_in_docs_api(settings: Settings) -> None:
 def test_every_socketio_event_is_in_docs_realtime(settings: Settings) -> None:
     app: web.Application = create_app(settings)
     docs = (ROOT / "docs" / "realtime.md").read_text()
-    sections = {m.group(1): m.start() for m in re.finditer(r"^## (/\w+)", docs, re.M)}
+    sections = {m.group(1): m.start() for m in re.finditer(r"^## (/\w+)", docs, re.MULTILINE)}
     missing = []
     for namespace, handler in app[SIO].namespace_handlers.items():
         assert namespace in sections, f"docs/realtime.md has no section for {namespace}"

@@ -40,8 +40,8 @@ async def import_conference(
             await conn.execute(conferences.insert().values(id=cat.conference.id, name=cat.conference.name,
                                                            document=doc, imported_at=now))
         for s in cat.sessions:
-            values = dict(conference_id=cat.conference.id, title=s.title, starts_at=s.start,
-                          ends_at=s.end, accredited=s.accredited)
+            values = {"conference_id": cat.conference.id, "title": s.title, "starts_at": s.start,
+                      "ends_at": s.end, "accredited": s.accredited}
             updated = await conn.execute(sessions.update().where(sessions.c.id == s.id).values(**values))
             if not updated.rowcount:
                 await conn.execute(sessions.insert().values(id=s.id, **values))
