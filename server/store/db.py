@@ -10,9 +10,12 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-__all__ = ["connect", "migrate"]
+__all__ = ["MIGRATION_LOCK", "connect", "migrate"]
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# PostgreSQL advisory lock key held while migrating: every Rounds process uses the same one, so
+# processes starting together on one database migrate one after the other.
+MIGRATION_LOCK = int.from_bytes(b"rounds:migrate", "big") % 2**63
 
 
 def connect(url: str) -> AsyncEngine:
@@ -44,9 +47,20 @@ def _alembic_config() -> Config:
 
 
 async def migrate(engine: AsyncEngine) -> None:
-    """Bring the schema to the newest revision of every migration branch."""
+    """Bring the schema to the newest revision, one process at a time.
+
+    PostgreSQL: a transaction-level advisory lock (released at commit) on ``MIGRATION_LOCK``.
+    SQLite: ``BEGIN IMMEDIATE`` takes the database file's write lock before Alembic reads the
+    current revision (waiting up to ``busy_timeout``). Either way the second process waits, then
+    finds the schema current and changes nothing.
+    """
 
     def upgrade(connection: sa.Connection) -> None:
+        if connection.dialect.name == "postgresql":
+            connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+        elif connection.dialect.name == "sqlite":
+            # The pysqlite driver emits no BEGIN of its own (and none before DDL): take the lock here.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
         cfg = _alembic_config()
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "heads")
