@@ -104,6 +104,3 @@ def parse_registration(form: Mapping[str, str]) -> Registration:
         dob_day=dob_day,
         report_permission=form.get("report_permission", "") in ("on", "yes", "true", "1"),
     )
-
-
-ROLES = tuple(r.value for r in Role)

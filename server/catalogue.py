@@ -178,7 +178,6 @@ class Conference:
     designation_statements: dict[str, str]
     credit_types: tuple[str, ...]
     credit_rounding: str = "nearest"  # or "down"
-    reports_to_learner_database: bool = True
 
 
 @dataclass(frozen=True, slots=True)

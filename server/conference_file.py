@@ -191,7 +191,6 @@ class _Reader:
             designation_statements={str(k): str(v) for k, v in statements.items()},
             credit_types=tuple(types) or ("participation",),
             credit_rounding=rounding,
-            reports_to_learner_database=self.get(raw, p, "reports_to_learner_database", bool, True),
         )
 
     def tracks(self, data: Mapping[str, Any]) -> list[Track]:

@@ -166,15 +166,6 @@ class AttendanceStore:
             at = (await conn.execute(sa.select(sa.func.max(media_evidence.c.at)))).scalar()
         return max(v for v in (seen, at, 0.0) if v is not None)
 
-    async def sessions_of(self, user_id: int) -> set[str]:
-        """Sessions with any evidence of this user."""
-        async with self.engine.connect() as conn:
-            found: set[str] = set()
-            for table in _TABLES:
-                rows = await conn.execute(sa.select(table.c.session_id).where(table.c.user_id == user_id).distinct())
-                found.update(r.session_id for r in rows)
-            return found
-
     async def close_stale(self, instance: str, stale_before_wall: float | None) -> int:
         """Close media intervals left open by dead server processes; returns how many.
 

@@ -204,13 +204,6 @@ class CreditStore:
                                       .where(evaluations.c.user_id == user_id))
             return {r.session_id: float(r.seconds) for r in rows}
 
-    async def evaluation_answers(self, session_id: str) -> list[dict[str, Any]]:
-        """Every evaluation of a session (for the organizer's report)."""
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(sa.select(evaluations.c.answers, evaluations.c.seconds)
-                                      .where(evaluations.c.session_id == session_id))
-            return [{"answers": r.answers, "seconds": r.seconds} for r in rows]
-
     # -- claims -----------------------------------------------------------------------------
 
     async def claims(self, user_id: int) -> list[CreditClaim]:
