@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import json
+import select
+import subprocess
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import aiohttp
+import playwright
 import pytest
 from aiohttp.test_utils import TestServer
 from aiortc import RTCPeerConnection, RTCSessionDescription
@@ -14,6 +18,7 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 from tests.conftest import Person
 from tests.media.media_peers import PatternTrack, connected, offer_of
 
+HERE = Path(__file__).parent
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -28,12 +33,40 @@ CHROMIUM_ARGS = [
 ]
 
 
+@pytest.fixture(scope="session")
+def chromium_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One Chromium for the whole session (Playwright's launchServer); tests connect to it.
+
+    Each test still gets its own Playwright connection and its own contexts, which close when the
+    test disconnects; only the browser process, the slow part to start, is shared.
+    """
+    driver = Path(playwright.__file__).parent / "driver"
+    options = {"executablePath": CHROMIUM, "args": CHROMIUM_ARGS, "headless": True}
+    log = tmp_path_factory.mktemp("chromium") / "server.log"
+    with log.open("w") as err, subprocess.Popen(
+            [str(driver / "node"), str(HERE / "browser_server.js"), str(driver / "package"), json.dumps(options)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True) as proc:
+        assert proc.stdout is not None and proc.stdin is not None
+        try:
+            ready, _, _ = select.select([proc.stdout], [], [], 60)
+            endpoint = proc.stdout.readline().strip() if ready else ""
+            if not endpoint.startswith("ws://"):
+                raise RuntimeError(f"Chromium did not start: {log.read_text()}")
+            yield endpoint
+            proc.stdin.close()  # the script closes the browser, then exits
+            proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
 @pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+async def browser(chromium_endpoint: str) -> AsyncIterator[Browser]:
+    async with async_playwright() as pw:
+        browser = await pw.chromium.connect(chromium_endpoint)
         yield browser
-        await browser.close()
+        await browser.close()  # a connected browser: closes this test's contexts, disconnects
 
 
 @pytest.fixture
