@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from server.state import ACCOUNTS
+from tests.account_support import REGISTRATION
 from tests.conftest import make_settings
 
 
@@ -17,18 +18,6 @@ async def csrf_of(client: TestClient, path: str = "/login") -> str:
     match = re.search(r'name="csrf" value="([^"]+)"', page)
     assert match, "the form carries a CSRF token"
     return match.group(1)
-
-
-REGISTRATION = {
-    "name": "Grace Hopper, MD",
-    "email": "Grace@Example.org",
-    "password": "correct horse battery",
-    "profession": "physician",
-    "npi": "1234567893",
-    "dob_month": "12",
-    "dob_day": "9",
-    "report_permission": "on",
-}
 
 
 async def test_register_signs_in_and_stores_profile(client: TestClient) -> None:

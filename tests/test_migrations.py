@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 
 from server.settings import ROOT, Settings
-from server.store.db import _alembic_config, connect, migrate
+from server.store.db import _alembic_config, connect
 from server.store.schema import metadata
 
 STARTS = 4  # processes starting at once on one database

@@ -15,8 +15,8 @@ from server.store.accounts import AccountStore
 from server.store.db import connect
 from server.tokens import mint_token
 from tests.processes import Served, clean_env, serving
+from tests.qa_support import Inbox, call
 from tests.services import PostgresServer, RedisServer
-from tests.test_qa_realtime import Inbox, call
 
 S = "heart-failure-2026"
 NS = "/qa"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from collections.abc import Callable
 from typing import Any
 
 import socketio
@@ -18,39 +17,9 @@ from server.rooms.qa import QNA
 from server.settings import Settings
 from server.state import SIO
 from tests.conftest import Person, SioFactory, add_person
+from tests.qa_support import NS, Inbox, call
 
 S = "heart-failure-2026"  # live, pre-moderated, moderated by people["moderator"]
-NS = "/qa"
-
-
-class Inbox:
-    """Every server event a client received, and a way to await one."""
-
-    def __init__(self, client: socketio.AsyncClient, events: tuple[str, ...] = ("question", "retract", "stage",
-                                                                                   "resync")) -> None:
-        self.items: list[tuple[str, Any]] = []
-        self._changed = asyncio.Event()
-        for name in events:
-            client.on(name, self._handler(name), namespace=NS)
-
-    def _handler(self, name: str) -> Callable[[Any], Any]:
-        async def handle(data: Any) -> None:
-            self.items.append((name, data))
-            self._changed.set()
-        return handle
-
-    async def wait(self, event: str, pred: Callable[[Any], bool] = lambda d: True, timeout: float = 5) -> Any:
-        async def look() -> Any:
-            while True:
-                for name, data in self.items:
-                    if name == event and pred(data):
-                        return data
-                self._changed.clear()
-                await self._changed.wait()
-        return await asyncio.wait_for(look(), timeout)
-
-    def of(self, event: str) -> list[Any]:
-        return [d for n, d in self.items if n == event]
 
 
 async def joined(sio: SioFactory, person: Person, session: str = S) -> tuple[socketio.AsyncClient, Inbox, dict]:
@@ -59,10 +28,6 @@ async def joined(sio: SioFactory, person: Person, session: str = S) -> tuple[soc
     ack = await client.call("join", {"session": session}, namespace=NS)
     assert ack["ok"], ack
     return client, inbox, ack["state"]
-
-
-async def call(client: socketio.AsyncClient, event: str, data: Any) -> dict[str, Any]:
-    return await client.call(event, data, namespace=NS, timeout=10)  # type: ignore[no-any-return]
 
 
 async def test_whole_flow_ask_approve_vote_stage_answer(people: dict[str, Person], sio: SioFactory,

@@ -102,7 +102,7 @@ async def test_browser_session_cookie_authenticates_a_socket(server: TestServer,
     from aiohttp import ClientSession, CookieJar
 
     from server.state import ACCOUNTS
-    from tests.test_account_pages import REGISTRATION
+    from tests.account_support import REGISTRATION
 
     base = str(server.make_url(""))
     async with ClientSession(base, cookie_jar=CookieJar(unsafe=True)) as http:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import AsyncIterator
 from itertools import pairwise
 from pathlib import Path
@@ -21,9 +20,8 @@ from server.http.media import HUB, end_finished_sessions
 from server.state import CLOCK
 from tests.conftest import Person, make_settings
 
-# The media tests' real client peers (pattern video, tone, frame counting).
-sys.path.insert(0, str(Path(__file__).parent / "media"))
-from media_peers import (
+# The media tests' real client peers (pattern video, tone, frame counting) and SDP mutations.
+from tests.media.media_peers import (
     PatternTrack,
     ToneTrack,
     ViewerClient,
@@ -32,7 +30,7 @@ from media_peers import (
     prefer,
     read_pattern,
 )
-from test_offer_fuzz import OFFERS, Mutation, apply, mutation
+from tests.media.test_offer_fuzz import OFFERS, Mutation, apply, mutation
 
 LIVE = "heart-failure-2026"  # live now in the demo conference; ana.okafor teaches it
 SDP = {"Content-Type": "application/sdp"}
