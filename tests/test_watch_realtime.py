@@ -2,8 +2,9 @@
 
 Watch time needs media evidence too; here it comes through ``app[EVIDENCE]`` (the object the
 media layer calls), the real aiortc path is in test_attendance_e2e.py. Time passing on the
-conference clock is the point of several tests, so they wait on real time (``asyncio.sleep``):
-there is no event to await for "30 conference seconds later".
+conference clock is the point of several tests: they move it with ``Clock.advance`` (``later``)
+instead of waiting on real time. The clock also runs x60, so attention checks (timers in real
+time) come within a second or two.
 """
 
 from __future__ import annotations
@@ -88,6 +89,11 @@ def now(app: web.Application) -> float:
     return app[CLOCK].timestamp()
 
 
+def later(app: web.Application, seconds: float) -> None:
+    """``seconds`` of conference time pass (the clock skips ahead; nothing waits)."""
+    app[CLOCK].advance(seconds)
+
+
 async def test_watch_time_rises_while_media_flows_and_the_page_is_visible_and_playing(
         people: dict[str, Person], sio: SioFactory, app: web.Application) -> None:
     maria = people["attendee"].user
@@ -96,7 +102,7 @@ async def test_watch_time_rises_while_media_flows_and_the_page_is_visible_and_pl
     first = await beat(client)
     assert first == {"ok": True, "watch_seconds": 0, "counting": True, "attention": None}
     t0 = now(app)
-    await asyncio.sleep(0.5)  # 30 conference seconds
+    later(app, 30)
     second = await beat(client)
     t1 = now(app)
     assert second["ok"] and second["counting"] is True
@@ -111,7 +117,7 @@ async def test_two_tabs_and_two_devices_do_not_count_twice(people: dict[str, Per
     tab1, tab2 = await sio(people["attendee"], NS), await sio(people["attendee"], NS)
     start = now(app)
     await asyncio.gather(beat(tab1, tab="a"), beat(tab2, tab="b"))
-    await asyncio.sleep(0.5)
+    later(app, 30)
     one, two = await asyncio.gather(beat(tab1, tab="a"), beat(tab2, tab="b"))
     elapsed = now(app) - start
     assert max(one["watch_seconds"], two["watch_seconds"]) <= elapsed + 1
@@ -124,26 +130,27 @@ async def test_a_hidden_or_paused_page_does_not_count(people: dict[str, Person],
     await app[EVIDENCE].viewer_started(S, "v1", maria.id)
     client = await sio(people["attendee"], NS)
     assert (await beat(client, visible=False))["counting"] is False
-    await asyncio.sleep(0.3)
+    later(app, 18)
     hidden = await beat(client, visible=False)
     assert hidden["watch_seconds"] == 0
-    await asyncio.sleep(0.3)
+    later(app, 18)
     paused = await beat(client, playing=False)
     assert paused["watch_seconds"] == 0 and paused["counting"] is False
     # Visible and playing from now on: only the time since this beat counts.
     shown_before = now(app)
     assert (await beat(client))["counting"] is True
     shown_after = now(app)
-    await asyncio.sleep(0.3)
+    later(app, 18)
     last_before = now(app)
     watched = (await beat(client))["watch_seconds"]
     assert last_before - shown_after - 1 <= watched <= now(app) - shown_before + 1
 
 
-async def test_heartbeats_without_media_count_nothing(people: dict[str, Person], sio: SioFactory) -> None:
+async def test_heartbeats_without_media_count_nothing(people: dict[str, Person], sio: SioFactory,
+                                                      app: web.Application) -> None:
     client = await sio(people["attendee"], NS)
     assert (await beat(client))["counting"] is False
-    await asyncio.sleep(0.3)
+    later(app, 18)
     assert (await beat(client))["watch_seconds"] == 0
 
 
@@ -153,12 +160,12 @@ async def test_media_stopping_stops_the_clock(people: dict[str, Person], sio: Si
     await app[EVIDENCE].viewer_started(S, "v1", maria.id)
     client = await sio(people["attendee"], NS)
     await beat(client)
-    await asyncio.sleep(0.3)
+    later(app, 18)
     await app[EVIDENCE].viewer_stopped(S, "v1", maria.id)
     stopped_at = (await beat(client))["watch_seconds"]
-    await asyncio.sleep(0.3)
-    later = await beat(client)
-    assert later["watch_seconds"] == stopped_at and later["counting"] is False
+    later(app, 18)
+    after = await beat(client)
+    assert after["watch_seconds"] == stopped_at and after["counting"] is False
 
 
 async def test_bad_heartbeats_get_error_acks_and_store_nothing(people: dict[str, Person], sio: SioFactory,
@@ -207,7 +214,7 @@ async def test_an_attention_check_stops_the_clock_until_answered(people: dict[st
     shown = now(app)
     waiting = await beat(tab1, tab="a")
     assert waiting["attention"] == prompt["prompt"] and waiting["counting"] is False
-    await asyncio.sleep(0.5)  # 30 conference seconds not answered: they do not count
+    later(app, 30)  # 30 conference seconds not answered: they do not count
     stuck = await beat(tab1, tab="a")
     assert stuck["watch_seconds"] <= waiting["watch_seconds"] + 1
     stolen = await other.call("attention", {"session": S, "prompt": prompt["prompt"]}, namespace=NS)
@@ -216,7 +223,7 @@ async def test_an_attention_check_stops_the_clock_until_answered(people: dict[st
     assert answered["ok"] is True and answered["attention"] is None
     again = await tab2.call("attention", {"session": S, "prompt": prompt["prompt"]}, namespace=NS)
     assert again["ok"] is False and again["error"] == "conflict"
-    await asyncio.sleep(0.3)
+    later(app, 18)
     after = await beat(tab1, tab="a")
     assert after["attention"] is None
     # Time between the prompt and the answer is out: the total is less than the time since start.
@@ -233,7 +240,7 @@ async def test_transcript_lists_watched_sessions_for_the_caller_only(people: dic
     await app[EVIDENCE].viewer_started(S, "v1", maria.user.id)
     tab = await sio(maria, NS)
     await beat(tab)
-    await asyncio.sleep(0.5)
+    later(app, 30)
     acked = (await beat(tab))["watch_seconds"]
     resp = await client.get("/api/me/transcript", headers=maria.auth)
     assert resp.status == 200
@@ -267,7 +274,7 @@ async def test_faculty_publishing_time_is_in_their_transcript(people: dict[str, 
                                                               client: TestClient) -> None:
     ana = people["faculty"]
     await app[EVIDENCE].publisher_started(S, "p1", ana.user.id)
-    await asyncio.sleep(0.3)
+    later(app, 18)
     await app[EVIDENCE].publisher_stopped(S, "p1", ana.user.id)
     body = await (await client.get("/api/me/transcript", headers=ana.auth)).json()
     (line,) = body["sessions"]
@@ -325,7 +332,7 @@ async def test_watch_time_is_stored_the_same_on_postgresql(pg_settings: Settings
                              transports=["websocket"], wait_timeout=10)
         try:
             await beat(client, tab="t")
-            await asyncio.sleep(0.5)
+            later(app, 30)
             acked = (await beat(client, tab="t"))["watch_seconds"]
         finally:
             await client.disconnect()
