@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from server.app import create_app
-from server.evidence import LEDGER
+from server.evidence import LEDGER, Ledger
 from server.http.media import HUB, end_finished_sessions
 from server.state import CLOCK
 from tests.conftest import Person, make_settings
@@ -93,22 +93,38 @@ async def watch(
     return viewer, str(reply.headers["Location"])
 
 
-async def stored_media_event(
-    client: TestClient, person: Person, location: str, started: bool
-) -> None:
-    """Wait until the attendance ledger stored the server-measured start (or stop) of a player."""
-    store = client.server.app[LEDGER].store
-    resource = location.rsplit("/", 1)[1]
+class StoredMedia:
+    """The media starts and stops the attendance ledger committed, to await instead of polling SQL.
 
-    async def stored() -> None:
-        # The evidence is written by the hub's event worker; SQL offers no change event to await.
-        while not any(
-            e.player == resource and e.started == started
-            for e in (await store.one(person.user.id, LIVE)).media
-        ):
-            await asyncio.sleep(0.05)
+    It wraps the app's real ``Ledger.media`` (what ``app[EVIDENCE]``, the media layer's evidence
+    interface, calls): an event is recorded once the original has committed its row.
+    """
 
-    await asyncio.wait_for(stored(), 10)
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self.committed: list[tuple[int, str, bool]] = []  # (user id, resource, started)
+        self._changed = asyncio.Event()
+        original = ledger.media
+
+        async def media(session_id: str, user_id: int, kind: str, resource: str, started: bool) -> None:
+            await original(session_id, user_id, kind, resource, started)
+            self.committed.append((user_id, resource, started))
+            self._changed.set()
+
+        ledger.media = media  # type: ignore[method-assign]
+
+    async def wait(self, person: Person, location: str, started: bool) -> None:
+        """Until the server-measured start (or stop) of the player at ``location`` is stored."""
+        wanted = (person.user.id, location.rsplit("/", 1)[1], started)
+
+        async def committed() -> None:
+            while wanted not in self.committed:
+                self._changed.clear()
+                await self._changed.wait()
+
+        await asyncio.wait_for(committed(), 10)
+        stored = (await self.ledger.store.one(person.user.id, LIVE)).media
+        assert any(e.player == wanted[1] and e.started == started for e in stored)
 
 
 async def count(viewer: ViewerClient, track: Any) -> None:
@@ -124,6 +140,7 @@ async def count(viewer: ViewerClient, track: Any) -> None:
 async def test_publish_and_watch_end_to_end(
     client: TestClient, people: dict[str, Person], peers: list[RTCPeerConnection]
 ) -> None:
+    stored = StoredMedia(client.server.app[LEDGER])
     whip_location = await go_live(client, people["faculty"], peers)
     assert whip_location.startswith(f"/whip/{LIVE}/")
     viewer, whep_location = await watch(client, people["attendee"], peers)
@@ -142,7 +159,7 @@ async def test_publish_and_watch_end_to_end(
         assert f'rounds_stage_viewers{{session="{LIVE}"}} 1.0' in metrics
         assert f'rounds_stage_publishers{{session="{LIVE}"}} 1.0' in metrics
         assert "rounds_stage_dropped_packets_total" in metrics
-        await stored_media_event(client, people["attendee"], whep_location, started=True)
+        await stored.wait(people["attendee"], whep_location, started=True)
         # Only the owner (or an organizer) ends a resource.
         assert (await client.delete(whep_location, headers=people["attendee2"].auth)).status == 403
         assert (
@@ -151,7 +168,7 @@ async def test_publish_and_watch_end_to_end(
             )
         ).status == 404
         assert (await client.delete(whep_location, headers=people["attendee"].auth)).status == 200
-        await stored_media_event(client, people["attendee"], whep_location, started=False)
+        await stored.wait(people["attendee"], whep_location, started=False)
         assert (await client.delete(whep_location, headers=people["attendee"].auth)).status == 404
         assert (await client.delete(whip_location, headers=people["faculty"].auth)).status == 200
         body = await (
