@@ -1,17 +1,13 @@
 // Q&A client: the connection shared by the attendee panel, the moderator console and the
-// faculty view, and the attendee panel itself (runs when the page has #qa).
+// faculty view, and the attendee panel itself (``init`` starts it on the page's #qa).
 // User text only ever goes in through textContent.
-import { io } from "/static/vendor/socket.io.esm.min.js";
+import { caller, connect } from "/static/js/client.js";
 
 const PUBLIC = new Set(["approved", "answered"]);
 
 export function connectQa(sessionId, handlers) {
-  // Websocket from the start: the server's direct broadcast path serves such sockets.
-  const socket = io("/qa", { transports: ["websocket"] });
-  const call = (event, data) => new Promise((resolve) => {
-    socket.timeout(10000).emit(event, data, (err, ack) =>
-      resolve(err ? { ok: false, error: "timeout", reason: "the server did not answer; try again" } : ack));
-  });
+  const socket = connect("/qa");
+  const call = caller(socket);
   const join = async () => {
     const ack = await call("join", { session: sessionId });
     if (ack.ok) handlers.state(ack.state); else handlers.error(ack);
@@ -173,5 +169,7 @@ function attendeePanel(root) {
   }
 }
 
-const panel = document.getElementById("qa");
-if (panel) attendeePanel(panel);
+/** Start the attendee panel of the page's #qa element, if it has one. */
+export function init(panel = document.getElementById("qa")) {
+  if (panel) attendeePanel(panel);
+}

@@ -1,161 +1,161 @@
 // The studio: preview camera and microphone, go live over WHIP, share the screen as its own
 // WHIP resource marked a=content:slides (RFC 4796) so viewers show it as the main tile.
-const root = document.querySelector(".studio");
-const session = root.dataset.session;
-const camera = document.getElementById("studio-camera");
-const screen = document.getElementById("studio-screen");
-const cameraSelect = document.getElementById("studio-camera-select");
-const micSelect = document.getElementById("studio-mic-select");
-const goLive = document.getElementById("studio-golive");
-const stopButton = document.getElementById("studio-stop");
-const shareButton = document.getElementById("studio-share");
-const status = document.getElementById("studio-status");
-const csrf = document.querySelector('meta[name="csrf-token"]')?.content ?? "";
-document.getElementById("studio-whip-url").textContent = `${location.origin}/whip/${session}`;
+import { csrfToken, iceServers } from "/static/js/client.js";
 
-let preview = null; // MediaStream of camera + microphone
-let screenStream = null;
-const live = { camera: null, screen: null }; // { pc, resource }
+/** Start the page: nothing runs until the template calls this. */
+export function init() {
+  const root = document.querySelector(".studio");
+  const session = root.dataset.session;
+  const camera = document.getElementById("studio-camera");
+  const screen = document.getElementById("studio-screen");
+  const cameraSelect = document.getElementById("studio-camera-select");
+  const micSelect = document.getElementById("studio-mic-select");
+  const goLive = document.getElementById("studio-golive");
+  const stopButton = document.getElementById("studio-stop");
+  const shareButton = document.getElementById("studio-share");
+  const status = document.getElementById("studio-status");
+  const csrf = csrfToken();
+  document.getElementById("studio-whip-url").textContent = `${location.origin}/whip/${session}`;
 
-function say(text) {
-  status.textContent = text;
-}
+  let preview = null; // MediaStream of camera + microphone
+  let screenStream = null;
+  const live = { camera: null, screen: null }; // { pc, resource }
 
-async function devices() {
-  const all = await navigator.mediaDevices.enumerateDevices();
-  for (const [select, kind] of [[cameraSelect, "videoinput"], [micSelect, "audioinput"]]) {
-    const current = select.value;
-    select.replaceChildren();
-    for (const device of all.filter((d) => d.kind === kind)) {
-      const option = document.createElement("option");
-      option.value = device.deviceId;
-      option.textContent = device.label || `${kind} ${select.length + 1}`;
-      select.append(option);
+  function say(text) {
+    status.textContent = text;
+  }
+
+  async function devices() {
+    const all = await navigator.mediaDevices.enumerateDevices();
+    for (const [select, kind] of [[cameraSelect, "videoinput"], [micSelect, "audioinput"]]) {
+      const current = select.value;
+      select.replaceChildren();
+      for (const device of all.filter((d) => d.kind === kind)) {
+        const option = document.createElement("option");
+        option.value = device.deviceId;
+        option.textContent = device.label || `${kind} ${select.length + 1}`;
+        select.append(option);
+      }
+      if (current) select.value = current;
     }
-    if (current) select.value = current;
   }
-}
 
-async function startPreview() {
-  preview?.getTracks().forEach((t) => t.stop());
-  preview = await navigator.mediaDevices.getUserMedia({
-    video: cameraSelect.value ? { deviceId: { exact: cameraSelect.value } } : { width: 1280, height: 720 },
-    audio: micSelect.value ? { deviceId: { exact: micSelect.value } } : true,
-  });
-  camera.srcObject = preview;
-  await devices();
-}
-
-async function iceServers() {
-  const reply = await fetch("/api/ice", { credentials: "same-origin" });
-  return reply.ok ? (await reply.json()).iceServers : [];
-}
-
-function gathered(pc) {
-  return new Promise((resolve) => {
-    if (pc.iceGatheringState === "complete") return resolve();
-    pc.addEventListener("icegatheringstatechange", () => pc.iceGatheringState === "complete" && resolve());
-    setTimeout(resolve, 2000);
-  });
-}
-
-function markSlides(sdp) {
-  // Every video m-line of the screen offer is slides.
-  return sdp.replace(/(m=video[^\r\n]*\r\n)/g, "$1a=content:slides\r\n");
-}
-
-async function publish(tracks, slides) {
-  const pc = new RTCPeerConnection({ iceServers: await iceServers() });
-  for (const track of tracks) pc.addTransceiver(track, { direction: "sendonly" });
-  await pc.setLocalDescription(await pc.createOffer());
-  await gathered(pc);
-  const offer = slides ? markSlides(pc.localDescription.sdp) : pc.localDescription.sdp;
-  const reply = await fetch(`/whip/${encodeURIComponent(session)}`, {
-    method: "POST",
-    credentials: "same-origin",
-    headers: { "Content-Type": "application/sdp", "X-CSRF-Token": csrf },
-    body: offer,
-  });
-  if (!reply.ok) {
-    pc.close();
-    const body = await reply.json().catch(() => ({}));
-    throw new Error(body.reason ?? `HTTP ${reply.status}`);
+  async function startPreview() {
+    preview?.getTracks().forEach((t) => t.stop());
+    preview = await navigator.mediaDevices.getUserMedia({
+      video: cameraSelect.value ? { deviceId: { exact: cameraSelect.value } } : { width: 1280, height: 720 },
+      audio: micSelect.value ? { deviceId: { exact: micSelect.value } } : true,
+    });
+    camera.srcObject = preview;
+    await devices();
   }
-  const resource = reply.headers.get("Location");
-  await pc.setRemoteDescription({ type: "answer", sdp: await reply.text() });
-  pc.addEventListener("connectionstatechange", () => {
-    if (pc.connectionState === "failed") say("Connection lost. Press Go live to publish again.");
-    if (pc.connectionState === "connected") say(screenStream ? "Live, sharing the screen." : "Live.");
-  });
-  return { pc, resource };
-}
 
-async function unpublish(name) {
-  const entry = live[name];
-  live[name] = null;
-  if (!entry) return;
-  await fetch(entry.resource, { method: "DELETE", credentials: "same-origin", headers: { "X-CSRF-Token": csrf } });
-  entry.pc.close();
-}
-
-goLive.addEventListener("click", async () => {
-  goLive.disabled = true;
-  say("Connecting…");
-  try {
-    if (!preview) await startPreview();
-    live.camera = await publish(preview.getTracks(), false);
-    if (screenStream) live.screen = await publish(screenStream.getVideoTracks(), true);
-    stopButton.disabled = false;
-    root.dataset.live = "true";
-  } catch (error) {
-    say(`Could not go live: ${error.message}`);
-    goLive.disabled = false;
+  function gathered(pc) {
+    return new Promise((resolve) => {
+      if (pc.iceGatheringState === "complete") return resolve();
+      pc.addEventListener("icegatheringstatechange", () => pc.iceGatheringState === "complete" && resolve());
+      setTimeout(resolve, 2000);
+    });
   }
-});
 
-stopButton.addEventListener("click", async () => {
-  stopButton.disabled = true;
-  await unpublish("screen");
-  await unpublish("camera");
-  root.dataset.live = "false";
-  goLive.disabled = false;
-  say("Not live.");
-});
+  function markSlides(sdp) {
+    // Every video m-line of the screen offer is slides.
+    return sdp.replace(/(m=video[^\r\n]*\r\n)/g, "$1a=content:slides\r\n");
+  }
 
-shareButton.addEventListener("click", async () => {
-  if (screenStream) {
-    screenStream.getTracks().forEach((t) => t.stop());
-    screenStream = null;
-    screen.hidden = true;
-    shareButton.textContent = "Share screen";
-    await unpublish("screen");
-    return;
+  async function publish(tracks, slides) {
+    const pc = new RTCPeerConnection({ iceServers: await iceServers() });
+    for (const track of tracks) pc.addTransceiver(track, { direction: "sendonly" });
+    await pc.setLocalDescription(await pc.createOffer());
+    await gathered(pc);
+    const offer = slides ? markSlides(pc.localDescription.sdp) : pc.localDescription.sdp;
+    const reply = await fetch(`/whip/${encodeURIComponent(session)}`, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/sdp", "X-CSRF-Token": csrf },
+      body: offer,
+    });
+    if (!reply.ok) {
+      pc.close();
+      const body = await reply.json().catch(() => ({}));
+      throw new Error(body.reason ?? `HTTP ${reply.status}`);
+    }
+    const resource = reply.headers.get("Location");
+    await pc.setRemoteDescription({ type: "answer", sdp: await reply.text() });
+    pc.addEventListener("connectionstatechange", () => {
+      if (pc.connectionState === "failed") say("Connection lost. Press Go live to publish again.");
+      if (pc.connectionState === "connected") say(screenStream ? "Live, sharing the screen." : "Live.");
+    });
+    return { pc, resource };
   }
-  try {
-    screenStream = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
-  } catch (error) {
-    say(`Screen sharing was not started: ${error.message}`);
-    return;
+
+  async function unpublish(name) {
+    const entry = live[name];
+    live[name] = null;
+    if (!entry) return;
+    await fetch(entry.resource, { method: "DELETE", credentials: "same-origin", headers: { "X-CSRF-Token": csrf } });
+    entry.pc.close();
   }
-  screen.srcObject = screenStream;
-  screen.hidden = false;
-  shareButton.textContent = "Stop sharing";
-  screenStream.getVideoTracks()[0].addEventListener("ended", () => shareButton.click());
-  if (live.camera) {
+
+  goLive.addEventListener("click", async () => {
+    goLive.disabled = true;
+    say("Connecting…");
     try {
-      live.screen = await publish(screenStream.getVideoTracks(), true);
+      if (!preview) await startPreview();
+      live.camera = await publish(preview.getTracks(), false);
+      if (screenStream) live.screen = await publish(screenStream.getVideoTracks(), true);
+      stopButton.disabled = false;
+      root.dataset.live = "true";
     } catch (error) {
-      say(`Could not share the screen: ${error.message}`);
+      say(`Could not go live: ${error.message}`);
+      goLive.disabled = false;
     }
-  }
-});
+  });
 
-for (const select of [cameraSelect, micSelect]) {
-  select.addEventListener("change", () => startPreview().catch((e) => say(e.message)));
-}
-window.addEventListener("pagehide", () => {
-  for (const entry of [live.screen, live.camera]) {
-    if (entry) fetch(entry.resource, { method: "DELETE", keepalive: true, credentials: "same-origin", headers: { "X-CSRF-Token": csrf } });
+  stopButton.addEventListener("click", async () => {
+    stopButton.disabled = true;
+    await unpublish("screen");
+    await unpublish("camera");
+    root.dataset.live = "false";
+    goLive.disabled = false;
+    say("Not live.");
+  });
+
+  shareButton.addEventListener("click", async () => {
+    if (screenStream) {
+      screenStream.getTracks().forEach((t) => t.stop());
+      screenStream = null;
+      screen.hidden = true;
+      shareButton.textContent = "Share screen";
+      await unpublish("screen");
+      return;
+    }
+    try {
+      screenStream = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
+    } catch (error) {
+      say(`Screen sharing was not started: ${error.message}`);
+      return;
+    }
+    screen.srcObject = screenStream;
+    screen.hidden = false;
+    shareButton.textContent = "Stop sharing";
+    screenStream.getVideoTracks()[0].addEventListener("ended", () => shareButton.click());
+    if (live.camera) {
+      try {
+        live.screen = await publish(screenStream.getVideoTracks(), true);
+      } catch (error) {
+        say(`Could not share the screen: ${error.message}`);
+      }
+    }
+  });
+
+  for (const select of [cameraSelect, micSelect]) {
+    select.addEventListener("change", () => startPreview().catch((e) => say(e.message)));
   }
-});
-startPreview().catch((error) => say(`Camera or microphone unavailable: ${error.message}`));
+  window.addEventListener("pagehide", () => {
+    for (const entry of [live.screen, live.camera]) {
+      if (entry) fetch(entry.resource, { method: "DELETE", keepalive: true, credentials: "same-origin", headers: { "X-CSRF-Token": csrf } });
+    }
+  });
+  startPreview().catch((error) => say(`Camera or microphone unavailable: ${error.message}`));
+}

@@ -1,10 +1,12 @@
 // Watch time on the session page: /watch heartbeats with the tab's visibility and the player's
 // playing state, the attendee's running watch time, and the attention check dialog.
 // Text only ever goes in through textContent.
-import { io } from "/static/vendor/socket.io.esm.min.js";
+import { caller, connect } from "/static/js/client.js";
 
-const root = document.getElementById("watch");
-if (root) start(root);
+/** Start the watch-time widget of the page's #watch element, if it has one. */
+export function init(root = document.getElementById("watch")) {
+  if (root) start(root);
+}
 
 function clock(seconds) {
   const s = Math.max(0, Math.floor(seconds));
@@ -67,11 +69,8 @@ function start(root) {
     return "Not counting yet: the stream has not reached your player, or this is a break or outside the accredited time.";
   }
 
-  const socket = io("/watch", { transports: ["websocket"] });
-  const call = (event, data) => new Promise((resolve) => {
-    socket.timeout(10000).emit(event, data, (err, ack) =>
-      resolve(err ? { ok: false, error: "timeout", reason: "the server did not answer" } : ack));
-  });
+  const socket = connect("/watch");
+  const call = caller(socket);
 
   function apply(ack) {
     acked = ack.watch_seconds; ackedAt = performance.now(); counting = ack.counting;
