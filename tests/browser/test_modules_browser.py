@@ -4,12 +4,19 @@ its template calls ``init``; only ``client.js`` opens Socket.IO connections."""
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
+import aiohttp
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestServer
-from playwright.async_api import BrowserContext
+from playwright.async_api import BrowserContext, expect
 
+from server.catalogue import Role
 from server.settings import ROOT
+from tests.browser.conftest import sign_in
+from tests.conftest import add_person
 
 pytestmark = pytest.mark.browser
 
@@ -43,3 +50,45 @@ def test_page_modules_connect_only_through_the_client_module() -> None:
         assert "socket.io.esm" not in text and not re.search(r"\bio\(", text), name
         assert 'transports: ["websocket"]' not in text and "csrf-token" not in text, name
         assert "/api/ice" not in text, name
+
+
+@asynccontextmanager
+async def websocket_refusing_proxy(upstream: TestServer) -> AsyncIterator[str]:
+    """An HTTP proxy in front of ``upstream`` that refuses websocket upgrades, as some do."""
+    http = aiohttp.ClientSession(auto_decompress=False)
+
+    async def forward(request: web.Request) -> web.StreamResponse:
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            return web.Response(status=400, text="websocket not allowed here")
+        # Host passes through, so the server's same-origin check sees the origin the browser used.
+        headers = {k: v for k, v in request.headers.items() if k.lower() != "content-length"}
+        async with http.request(request.method, upstream.make_url(request.rel_url), headers=headers,
+                                data=await request.read(), allow_redirects=False) as reply:
+            body = await reply.read()
+            out = {k: v for k, v in reply.headers.items()
+                   if k.lower() not in ("content-length", "transfer-encoding", "connection")}
+            return web.Response(status=reply.status, body=body, headers=out)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", forward)
+    proxy = TestServer(app, host="127.0.0.1")
+    await proxy.start_server()
+    try:
+        yield str(proxy.make_url("")).rstrip("/")
+    finally:
+        await proxy.close()
+        await http.close()
+
+
+async def test_a_page_whose_websocket_is_refused_falls_back_to_long_polling(
+        server: TestServer, context: BrowserContext) -> None:
+    await add_person(server.app, "sam.reyes@demo.rounds", Role.MODERATOR, name="Sam Reyes",
+                     password="moderator-pass-1")
+    async with websocket_refusing_proxy(server) as base:
+        page = await context.new_page()
+        polled: list[str] = []
+        page.on("request", lambda r: polled.append(r.url) if "transport=polling" in r.url else None)
+        await sign_in(page, base, "sam.reyes@demo.rounds", "moderator-pass-1", "/sessions/heart-failure-2026/moderate")
+        await expect(page.locator('[data-qa="status"]')).to_have_text("live")
+        assert polled  # websocket was refused; the console connected over long-polling
+        await page.close()
