@@ -21,7 +21,8 @@ from tests.conftest import add_person
 pytestmark = pytest.mark.browser
 
 JS = ROOT / "frontend" / "static" / "js"
-PAGE_MODULES = sorted(p.name for p in JS.glob("*.js") if p.name != "client.js")
+PAGE_MODULES = sorted(p.name for p in JS.glob("*.js") if p.name not in ("client.js", "boot.js"))
+TEMPLATES = ROOT / "frontend" / "templates"
 
 
 async def test_importing_any_page_module_starts_nothing(server: TestServer, context: BrowserContext) -> None:
@@ -50,6 +51,16 @@ def test_page_modules_connect_only_through_the_client_module() -> None:
         assert "socket.io.esm" not in text and not re.search(r"\bio\(", text), name
         assert 'transports: ["websocket"]' not in text and "csrf-token" not in text, name
         assert "/api/ice" not in text, name
+
+
+def test_templates_start_modules_through_boot_without_inline_script() -> None:
+    started = set()
+    for template in TEMPLATES.rglob("*.html"):
+        text = template.read_text(encoding="utf-8")
+        for tag in re.findall(r"<script\b[^>]*>", text):
+            assert 'src="/static/js/boot.js"' in tag, (template.name, tag)  # no inline script (CSP)
+            started.update(re.findall(r'data-start="([a-z]+)"', tag))
+    assert started == {name.removesuffix(".js") for name in PAGE_MODULES}
 
 
 @asynccontextmanager
