@@ -17,7 +17,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from server.catalogue import Session
-from server.errors import BadRequest, Conflict
+from server.errors import BadRequest, Conflict, DisclosureRequired
 
 __all__ = [
     "AlreadyClaimed",
@@ -142,10 +142,6 @@ class CreditTypeNotOffered(ClaimRejected):
 
 class PharmacyProfileMissing(ClaimRejected):
     code = "nabp_profile_missing"
-
-
-class DisclosureRequired(ClaimRejected):
-    code = "disclosure_required"
 
 
 class AlreadyClaimed(Conflict):

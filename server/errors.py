@@ -8,6 +8,7 @@ __all__ = [
     "BadRequest",
     "Conflict",
     "CsrfFailed",
+    "DisclosureRequired",
     "NotAllowed",
     "NotAuthenticated",
     "NotFound",
@@ -54,6 +55,13 @@ class NotAllowed(RoundsError):
 
 class CsrfFailed(NotAllowed):
     code = "csrf"
+
+
+class DisclosureRequired(NotAllowed):
+    """An accredited session's current disclosure is not acknowledged yet (ACCME Standard 3:
+    learners see it before they engage), so nothing the learner does there counts or is accepted."""
+
+    code = "disclosure_required"
 
 
 class NotFound(RoundsError):

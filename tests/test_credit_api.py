@@ -14,6 +14,8 @@ from server.state import CATALOGUE
 from tests.conftest import Person, make_settings
 from tests.credit_support import HF, acknowledge, advance, audit_rows, evaluate, set_profile, watch
 
+pytestmark = pytest.mark.unacknowledged  # these tests pass the disclosure gate themselves
+
 People = dict[str, Person]
 
 
@@ -108,7 +110,7 @@ async def test_claim_without_the_disclosure_acknowledged_is_refused(client: Test
     maria = people["attendee"]
     await watch(client.app, maria, HF, 75)
     resp = await claim(client, maria, 1.0)
-    assert resp.status == 400 and (await resp.json())["error"] == "disclosure_required"
+    assert resp.status == 403 and (await resp.json())["error"] == "disclosure_required"
 
 
 async def test_second_claim_of_the_same_type_conflicts(client: TestClient, people: People) -> None:

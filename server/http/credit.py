@@ -14,10 +14,11 @@ from aiohttp import web
 
 from ..accounts import User
 from ..authz import Action, allowed
-from ..catalogue import Role, Session, SessionState
+from .. import disclosure_gate
+from ..catalogue import Session, SessionState
 from ..credit import ClaimRejected, CreditType, disclosure_version, parse_claim
 from ..credit_transcript import TranscriptEntry
-from ..errors import BadRequest, NotFound
+from ..errors import BadRequest, DisclosureRequired, NotFound
 from ..state import CATALOGUE, CLOCK, ENGINE
 from ..store.credit import CreditStore
 from ..transcript import Transcript, transcript_extras
@@ -54,11 +55,7 @@ async def _page_user(request: web.Request, action: Action, target: str | None = 
     return await require(request, action, target)
 
 
-def _gated(user: User, session: Session) -> bool:
-    """Learners see the disclosure first; the session's own faculty, moderators and organizers run it."""
-    if not session.accredited or user.role is Role.ORGANIZER:
-        return False
-    return session.id not in user.faculty_of and session.id not in user.moderates
+_gated = disclosure_gate.gated
 
 
 async def _disclosure_gate(request: web.Request, session: Session, user: User) -> web.StreamResponse | None:
@@ -88,6 +85,7 @@ async def _acknowledge(request: web.Request, session: Session, version: str) -> 
     if version != disclosure_version(session):
         raise BadRequest("the disclosure changed since you opened it; read it again", field="version")
     await request.app[CREDIT_STORE].acknowledge(user.id, session.id, version, request.app[CLOCK].now())
+    request.app[disclosure_gate.GATE].remember(user.id, session.id, version)
     return user
 
 
@@ -186,7 +184,7 @@ async def claim_form(request: web.Request) -> web.StreamResponse:
                "attest": form.get("attest") in ("on", "yes", "true")}
     try:
         await make_claim(request.app, user, session, parse_claim(payload))
-    except (ClaimRejected, BadRequest) as exc:
+    except (ClaimRejected, BadRequest, DisclosureRequired) as exc:
         entry = await _entry(request.app, user, session)
         context = _claim_context(request, session, entry, exc.reason)
         return aiohttp_jinja2.render_template("claim.html", request, context, status=400)
@@ -271,6 +269,7 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
 def setup(app: web.Application) -> None:
     """Credit: learner pages and API, the disclosure gate, organizer reports, transcript fields."""
     app.cleanup_ctx.append(_store)
+    disclosure_gate.install(app)
     app.router.add_routes(routes)
     credit_reports.setup(app)
     session_gates(app).append(_disclosure_gate)

@@ -128,6 +128,7 @@ async def session_report(app: web.Application, session: Session) -> list[dict[st
     store = app[CREDIT_STORE]
     recorded = await AttendanceStore(app[ENGINE]).recorded(session_id=session.id)
     user_ids = {uid for uid, _ in recorded} | {c.user_id for c in await store.session_claims(session.id)}
+    acks = await store.acknowledgements(session.id)
     rows = []
     for uid in sorted(user_ids):
         user = await app[ACCOUNTS].by_id(uid)
@@ -142,6 +143,9 @@ async def session_report(app: web.Application, session: Session) -> list[dict[st
             "watch_seconds": int(line.watch_seconds) if line else 0,
             "counted_seconds": int(line.counted_seconds) if line else 0,
             "faculty_seconds": int(line.faculty_seconds) if line else 0,
+            # The attendance record carries the disclosure the learner saw before engaging.
+            "disclosure_version": acks[uid][0] if uid in acks else None,
+            "disclosure_acknowledged_at": acks[uid][1].isoformat() if uid in acks else None,
             **(entry.json() if entry else {"eligible": {}, "claimed": {}, "status": "not_attended"}),
         })
     return rows

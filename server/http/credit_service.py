@@ -7,6 +7,7 @@ credit the same way (``server.credit_transcript``) from the watch-time feature's
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -15,6 +16,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from .. import disclosure_gate
 from ..accounts import User
 from ..catalogue import Catalogue, Session
 from ..certificates import TITLES, CertificateText, render_certificate
@@ -25,7 +27,6 @@ from ..credit import (
     CreditClaim,
     CreditType,
     CreditTypeNotOffered,
-    DisclosureRequired,
     designated_quarters,
     validate_claim,
 )
@@ -60,12 +61,26 @@ class Superseded(RoundsError):
     code = "superseded"
 
 
-def measured_of(t: Transcript) -> dict[str, Measured]:
-    """Credit's view of a transcript: time counted once across parallel sessions, faculty time."""
+def measured_of(t: Transcript, since: Mapping[str, float] | None = None) -> dict[str, Measured]:
+    """Credit's view of a transcript: time counted once across parallel sessions, faculty time.
+
+    ``since`` (session id -> conference second of the learner's first disclosure acknowledgement)
+    drops watch time before it: nothing a learner watched before the disclosure counts.
+    """
     # The transcript's intervals are normalised (disjoint): summing them is their total.
-    return {s.session.id: Measured(float(sum(e - b for b, e in s.counted)),
-                                   float(sum(e - b for b, e in s.published)) if s.published else 0.0)
-            for s in t.sessions}
+    out = {}
+    for s in t.sessions:
+        start = (since or {}).get(s.session.id, float("-inf"))
+        watched = float(sum(max(0.0, e - max(b, start)) for b, e in s.counted))
+        out[s.session.id] = Measured(watched, float(sum(e - b for b, e in s.published)) if s.published else 0.0)
+    return out
+
+
+async def ack_starts(app: web.Application, user: User) -> dict[str, float]:
+    """Gated sessions -> when the user first acknowledged a disclosure there (inf: never)."""
+    first = await app[CREDIT_STORE].first_acknowledgements(user.id)
+    return {s.id: first[s.id].timestamp() if s.id in first else float("inf")
+            for s in app[CATALOGUE].sessions if disclosure_gate.gated(user, s)}
 
 
 async def ledger(app: web.Application, user: User, t: Transcript | None = None
@@ -77,7 +92,8 @@ async def ledger(app: web.Application, user: User, t: Transcript | None = None
     learner = learner_of(profile.profession, profile.nabp_eprofile_id, profile.dob_month, profile.dob_day)
     claims = await store.claims(user.id)
     evaluations = await store.evaluation_seconds(user.id)
-    entries = transcript(cat, learner, user.faculty_of, measured_of(t), evaluations, claims, app[CLOCK].now())
+    measured = measured_of(t, await ack_starts(app, user))
+    entries = transcript(cat, learner, user.faculty_of, measured, evaluations, claims, app[CLOCK].now())
     return entries, certificate_totals(claims, [s.id for s in cat.sessions])
 
 
@@ -91,11 +107,11 @@ async def make_claim(app: web.Application, user: User, session: Session, req: Cl
         raise AlreadyClaimed(f"you already claimed {req.credit_type.value} for this session; "
                              "an organizer can correct it")
     basis = basis_for(session, user.faculty_of)
-    if basis is Basis.LEARNER and not await store.acknowledged_any(user.id, session.id):
-        raise DisclosureRequired("read and acknowledge the session's disclosure first")
+    if basis is Basis.LEARNER:
+        await disclosure_gate.require(app, user, session)  # the current version (ACCME Standard 3)
     profile = await store.profile(user.id)
     learner = learner_of(profile.profession, profile.nabp_eprofile_id, profile.dob_month, profile.dob_day)
-    measured = measured_of(await transcript_for(app, user.id)).get(session.id, Measured())
+    measured = measured_of(await transcript_for(app, user.id), await ack_starts(app, user)).get(session.id, Measured())
     evaluation = (await store.evaluation_seconds(user.id)).get(session.id)
     eligible = eligible_for(rule, basis, learner.profession, measured, evaluation)
     amount = validate_claim(req, learner=learner, eligible=eligible, offered=rule.offers(),

@@ -169,6 +169,23 @@ class CreditStore:
                 disclosure_acks.c.version == version))).first()
         return row is not None
 
+    async def first_acknowledgements(self, user_id: int) -> dict[str, datetime]:
+        """Session id -> the user's first disclosure acknowledgement there (any version)."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(sa.select(disclosure_acks.c.session_id, sa.func.min(disclosure_acks.c.at))
+                                      .where(disclosure_acks.c.user_id == user_id)
+                                      .group_by(disclosure_acks.c.session_id))
+            return {r[0]: _aware(r[1]) for r in rows}
+
+    async def acknowledgements(self, session_id: str) -> dict[int, tuple[str, datetime]]:
+        """User id -> (version, time) of their latest acknowledgement of this session's disclosure."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(sa.select(disclosure_acks.c.user_id, disclosure_acks.c.version,
+                                                disclosure_acks.c.at)
+                                      .where(disclosure_acks.c.session_id == session_id)
+                                      .order_by(disclosure_acks.c.at, disclosure_acks.c.id))
+            return {r.user_id: (r.version, _aware(r.at)) for r in rows}
+
     async def acknowledged_any(self, user_id: int, session_id: str) -> bool:
         """Whether the user acknowledged any version of the session's disclosure (claims need one)."""
         async with self.engine.connect() as conn:
