@@ -41,13 +41,18 @@ __all__ = [
     "SessionCredit",
     "SessionStatus",
     "applicable_types",
+    "acpe_contact_hours",
+    "ama_credit",
+    "ancc_contact_hours",
     "ceu",
     "credit_amount",
+    "evaluation_outside",
     "designated_quarters",
     "disclosure_version",
     "faculty_eligible",
     "learner_eligible",
     "parse_amount",
+    "participation_credit",
     "parse_claim",
     "quarters",
     "quarters_of",
@@ -178,7 +183,8 @@ class SessionCredit:
     accredited_seconds: float  # the accredited timeline's length
     maximum: Mapping[CreditType, Decimal]  # designated maximum per offered credit type
     minimum_fraction: Decimal = Decimal("0.5")  # of accredited time; below it, no credit
-    rounding: Rounding = Rounding.NEAREST
+    rounding: Rounding = Rounding.NEAREST  # AMA PRA Category 1 (and so participation): nearest or down
+    acpe_completion: Decimal = Decimal("0.9")  # ACPE: fraction of accredited time that completes it
     _max_quarters: dict[CreditType, int] = field(init=False, repr=False, compare=False)
     _min_seconds: float = field(init=False, repr=False, compare=False)
     _offers: frozenset[CreditType] = field(init=False, repr=False, compare=False)
@@ -194,10 +200,10 @@ class SessionCredit:
 
     @classmethod
     def of(cls, accredited_seconds: float, credits: Mapping[str, Decimal],
-           min_participation: Decimal, rounding: str) -> SessionCredit:
+           min_participation: Decimal, rounding: str, acpe_completion: Decimal = Decimal("0.9")) -> SessionCredit:
         """Build from the catalogue's spelling (``Session.credits``, ``Conference.credit_rounding``)."""
         return cls(accredited_seconds, {CreditType(k): Decimal(v) for k, v in credits.items()},
-                   Decimal(min_participation), Rounding(rounding))
+                   Decimal(min_participation), Rounding(rounding), Decimal(acpe_completion))
 
     def offers(self) -> frozenset[CreditType]:
         """Credit types this session can award (participation comes with any designation)."""
@@ -207,20 +213,71 @@ class SessionCredit:
         """Designated maximum of ``ctype`` in quarters (0 if not offered)."""
         return self._max_quarters.get(ctype, 0)
 
+    def rounding_of(self, ctype: CreditType) -> Rounding:
+        """How ``ctype`` rounds: ANCC always down to the quarter hour; AMA and participation by setting."""
+        return Rounding.DOWN if ctype is CreditType.ANCC else self.rounding
+
 
 def credit_amount(seconds: float, rule: SessionCredit, ctype: CreditType,
                   participation_seconds: float | None = None) -> Decimal:
     """Credit for ``seconds`` of countable time: quarter steps, minimum 0.25, capped.
 
     No credit when participation (``participation_seconds``, default ``seconds``) is below the
-    session's minimum fraction of its accredited time.
+    session's minimum fraction of its accredited time. Rounding follows ``rule.rounding_of(ctype)``.
     """
     watched = seconds if participation_seconds is None else participation_seconds
     if watched < rule._min_seconds or watched <= 0:
         return _amount(0)
-    q = quarters(seconds, rule.rounding)
+    q = quarters(seconds, rule.rounding_of(ctype))
     cap = rule.cap(ctype)
     return _amount(min(cap, q))  # q < 1 -> 0: the minimum award is 0.25
+
+
+def ama_credit(rule: SessionCredit, watch_seconds: float) -> Decimal:
+    """AMA PRA Category 1 Credit: quarter credits of participation, nearest or down, capped (AMA PRA Booklet)."""
+    return credit_amount(watch_seconds, rule, CreditType.AMA_PRA_1)
+
+
+def participation_credit(rule: SessionCredit, watch_seconds: float) -> Decimal:
+    """A certificate of participation states the AMA figure for the same time (AMA PRA Booklet)."""
+    if watch_seconds < rule._min_seconds or watch_seconds <= 0:
+        return _amount(0)
+    return _amount(min(rule.cap(CreditType.PARTICIPATION), quarters(watch_seconds, rule.rounding)))
+
+
+def ancc_contact_hours(rule: SessionCredit, watch_seconds: float, evaluation_seconds: float = 0.0) -> Decimal:
+    """Nursing contact hours: watch time plus evaluation time *not overlapping* counted watch time,
+    rounded down to the quarter hour, capped; the minimum participation is judged on watch time."""
+    return credit_amount(watch_seconds + max(evaluation_seconds, 0.0), rule, CreditType.ANCC,
+                         participation_seconds=watch_seconds)
+
+
+def acpe_contact_hours(rule: SessionCredit, watch_seconds: float) -> Decimal:
+    """Pharmacy CE for one session (its own UAN): the whole designation once its completion
+    requirement is met (``acpe_completion`` of the accredited time), otherwise none; no partial credit."""
+    if rule.accredited_seconds <= 0 or watch_seconds <= 0:
+        return _amount(0)
+    if watch_seconds < float(rule.acpe_completion) * rule.accredited_seconds:
+        return _amount(0)
+    return _amount(rule.cap(CreditType.ACPE))
+
+
+def evaluation_outside(span: tuple[float, float] | None, watched: Iterable[tuple[float, float]]) -> float:
+    """Seconds of the evaluation ``span`` (opened, submitted) outside the ``watched`` intervals.
+
+    ANCC counts the time spent evaluating, but a minute spent watching and evaluating at once is
+    one minute: evaluation time counts only where it does not overlap counted watch time.
+    """
+    if span is None or not span[1] > span[0]:
+        return 0.0
+    start, end = span
+    covered = 0.0
+    for s, e in sorted(watched):
+        lo, hi = max(s, start), min(e, end)
+        if hi > lo:
+            covered += hi - lo
+            start = max(start, hi)  # intervals may overlap: count each second once
+    return max(0.0, (span[1] - span[0]) - covered)
 
 
 def applicable_types(offered: Iterable[CreditType], profession: Profession) -> tuple[CreditType, ...]:
@@ -240,13 +297,20 @@ def learner_eligible(rule: SessionCredit, profession: Profession, watch_seconds:
                      evaluation_seconds: float = 0.0) -> dict[CreditType, Decimal]:
     """Eligible credit per applicable type for a learner's (once-counted) watch time.
 
-    ANCC counts the time spent on the evaluation too; the minimum participation is judged on
-    watch time alone. Faculty use ``faculty_eligible`` for sessions they present in.
+    Each credit type has its own rule: ``ama_credit``, ``ancc_contact_hours`` (with the
+    evaluation time that does not overlap watching), ``acpe_contact_hours`` (whole session or
+    nothing), ``participation_credit`` (the AMA figure). Faculty use ``faculty_eligible``.
     """
     out: dict[CreditType, Decimal] = {}
     for ctype in _applicable(rule._offers, profession):
-        counted = watch_seconds + evaluation_seconds if ctype is CreditType.ANCC else watch_seconds
-        out[ctype] = credit_amount(counted, rule, ctype, participation_seconds=watch_seconds)
+        if ctype is CreditType.ANCC:
+            out[ctype] = ancc_contact_hours(rule, watch_seconds, evaluation_seconds)
+        elif ctype is CreditType.ACPE:
+            out[ctype] = acpe_contact_hours(rule, watch_seconds)
+        elif ctype is CreditType.PARTICIPATION:
+            out[ctype] = participation_credit(rule, watch_seconds)
+        else:
+            out[ctype] = ama_credit(rule, watch_seconds)
     return out
 
 
@@ -407,7 +471,7 @@ def session_entry(rule: SessionCredit | None, eligible: Mapping[CreditType, Deci
 def disclosure_version(session: Session) -> str:
     """A hash of everything the disclosure screen shows: any change asks for a new acknowledgement."""
     shown = {
-        "people": [[d.name, d.role, d.mitigated, [[r.company, r.nature] for r in d.relationships]]
+        "people": [[d.name, d.role, d.mitigated, [[r.company, r.nature, r.ended, r.mitigation] for r in d.relationships]]
                    for d in session.disclosures],
         "supporters": list(session.commercial_supporters),
     }

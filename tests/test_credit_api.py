@@ -134,7 +134,8 @@ async def test_nursing_contact_hours_count_the_time_spent_on_the_evaluation(clie
     tom, maria = people["attendee2"], people["attendee"]
     for person in (tom, maria):
         await acknowledge(client, person, HF)
-    # Both watch 09:10-10:00 (45 counted minutes: 0.75); the nurse then spends 8 minutes evaluating.
+    # Both watch 09:10-10:00 (45 counted minutes: 0.75); the nurse then spends 15 minutes evaluating
+    # after watching (no overlap): 60 minutes, 1.00 contact hour (ANCC rounds down).
     ledger, hf = client.app[LEDGER], client.app[CATALOGUE].session(HF)
     assert hf is not None
     for person in (tom, maria):
@@ -143,7 +144,7 @@ async def test_nursing_contact_hours_count_the_time_spent_on_the_evaluation(clie
     advance(client.app, 50 * 60)
     for person in (tom, maria):
         await ledger.heartbeat(person.user.id, hf, "tab", False, False)
-    await evaluate(client, tom, HF, minutes_spent=8, app=client.app)
+    await evaluate(client, tom, HF, minutes_spent=15, app=client.app)
     await evaluate(client, maria, HF)
     assert (await transcript(client, tom))[HF]["eligible"] == {"ancc": "1.00"}
     assert (await transcript(client, maria))[HF]["eligible"] == {"ama_pra_1": "0.75"}
