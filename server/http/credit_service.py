@@ -28,6 +28,7 @@ from ..credit import (
     CreditType,
     CreditTypeNotOffered,
     designated_quarters,
+    evaluation_outside,
     validate_claim,
 )
 from ..credit_transcript import (
@@ -76,6 +77,13 @@ def measured_of(t: Transcript, since: Mapping[str, float] | None = None) -> dict
     return out
 
 
+async def evaluation_credit(app: web.Application, user: User, t: Transcript) -> dict[str, float]:
+    """Session id -> evaluation seconds that count (ANCC): only where the learner was not watching."""
+    watching = [iv for s in t.sessions for iv in s.counted]
+    return {sid: evaluation_outside(span, watching)
+            for sid, span in (await app[CREDIT_STORE].evaluation_spans(user.id)).items()}
+
+
 async def ack_starts(app: web.Application, user: User) -> dict[str, float]:
     """Gated sessions -> when the user first acknowledged a disclosure there (inf: never)."""
     first = await app[CREDIT_STORE].first_acknowledgements(user.id)
@@ -91,7 +99,7 @@ async def ledger(app: web.Application, user: User, t: Transcript | None = None
     profile = await store.profile(user.id)
     learner = learner_of(profile.profession, profile.nabp_eprofile_id, profile.dob_month, profile.dob_day)
     claims = await store.claims(user.id)
-    evaluations = await store.evaluation_seconds(user.id)
+    evaluations = await evaluation_credit(app, user, t)
     measured = measured_of(t, await ack_starts(app, user))
     entries = transcript(cat, learner, user.faculty_of, measured, evaluations, claims, app[CLOCK].now())
     return entries, certificate_totals(claims, [s.id for s in cat.sessions])
@@ -111,8 +119,9 @@ async def make_claim(app: web.Application, user: User, session: Session, req: Cl
         await disclosure_gate.require(app, user, session)  # the current version (ACCME Standard 3)
     profile = await store.profile(user.id)
     learner = learner_of(profile.profession, profile.nabp_eprofile_id, profile.dob_month, profile.dob_day)
-    measured = measured_of(await transcript_for(app, user.id), await ack_starts(app, user)).get(session.id, Measured())
-    evaluation = (await store.evaluation_seconds(user.id)).get(session.id)
+    t = await transcript_for(app, user.id)
+    measured = measured_of(t, await ack_starts(app, user)).get(session.id, Measured())
+    evaluation = (await evaluation_credit(app, user, t)).get(session.id)
     eligible = eligible_for(rule, basis, learner.profession, measured, evaluation)
     amount = validate_claim(req, learner=learner, eligible=eligible, offered=rule.offers(),
                             evaluation_required=bool(session.evaluation) and basis is Basis.LEARNER,

@@ -221,6 +221,17 @@ class CreditStore:
                                       .where(evaluations.c.user_id == user_id))
             return {r.session_id: float(r.seconds) for r in rows}
 
+    async def evaluation_spans(self, user_id: int) -> dict[str, tuple[float, float]]:
+        """Session id -> (opened, submitted) of the user's evaluation, in conference seconds."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(sa.select(evaluations.c.session_id, evaluations.c.seconds,
+                                                evaluations.c.submitted_at).where(evaluations.c.user_id == user_id))
+            out = {}
+            for r in rows:
+                end = _aware(r.submitted_at).timestamp()
+                out[r.session_id] = (end - float(r.seconds), end)
+            return out
+
     async def evaluation_answers(self, session_id: str) -> list[dict[str, Any]]:
         """Every evaluation of a session (for the organizer's report)."""
         async with self.engine.connect() as conn:
