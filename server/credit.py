@@ -25,7 +25,9 @@ __all__ = [
     "AmountNotPositive",
     "AttestationMissing",
     "Basis",
+    "ClaimNotOpen",
     "ClaimRejected",
+    "ClaimsClosed",
     "ClaimRequest",
     "CreditClaim",
     "CreditType",
@@ -45,6 +47,7 @@ __all__ = [
     "ama_credit",
     "ancc_contact_hours",
     "ceu",
+    "claim_window",
     "credit_amount",
     "evaluation_outside",
     "designated_quarters",
@@ -153,6 +156,28 @@ class AlreadyClaimed(Conflict):
     """A second claim of one credit type for one session (corrections go through the organizer)."""
 
     code = "already_claimed"
+
+
+class ClaimNotOpen(Conflict):
+    """Claiming opens when the session's live window ends (so an early claim cannot lock credit low)."""
+
+    code = "claim_not_open"
+
+
+class ClaimsClosed(Conflict):
+    """The conference's claim deadline has passed: claims and amendments go through an organizer."""
+
+    code = "claims_closed"
+
+
+def claim_window(now: datetime, session_end: datetime, deadline: datetime | None) -> None:
+    """Raise ClaimNotOpen before the session ends and ClaimsClosed after the deadline."""
+    if now < session_end:
+        raise ClaimNotOpen(f"claiming opens when the session ends ({session_end.isoformat()})",
+                           opens_at=session_end.isoformat())
+    if deadline is not None and now > deadline:
+        raise ClaimsClosed(f"the claim deadline ({deadline.isoformat()}) has passed; ask an organizer",
+                           deadline=deadline.isoformat())
 
 
 # -- time -> credit -------------------------------------------------------------------------

@@ -25,6 +25,15 @@ def advance(app: web.Application, seconds: float) -> None:
     app[CLOCK].advance(seconds)
 
 
+def after_the_session(app: web.Application, session_id: str = HF) -> None:
+    """Move the conference clock past the session's end, when claiming opens (if not there yet)."""
+    session = app[CATALOGUE].session(session_id)
+    assert session is not None
+    left = (session.end - app[CLOCK].now()).total_seconds()
+    if left >= 0:
+        advance(app, left + 1)
+
+
 async def watch(app: web.Application, person: Person, session_id: str, minutes: float, tab: str = "tab") -> None:
     """The person's player receives media and their page reports visible+playing for ``minutes``.
 

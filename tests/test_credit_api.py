@@ -12,7 +12,16 @@ from server.evidence import EVIDENCE, LEDGER
 from server.settings import Settings
 from server.state import CATALOGUE
 from tests.conftest import Person, make_settings
-from tests.credit_support import HF, acknowledge, advance, audit_rows, evaluate, set_profile, watch
+from tests.credit_support import (
+    HF,
+    acknowledge,
+    advance,
+    after_the_session,
+    audit_rows,
+    evaluate,
+    set_profile,
+    watch,
+)
 
 pytestmark = pytest.mark.unacknowledged  # these tests pass the disclosure gate themselves
 
@@ -27,6 +36,9 @@ def settings(tmp_path: Path, conference_file: Path) -> Settings:
 
 async def claim(client: TestClient, person: Person, amount: Any, credit_type: str = "ama_pra_1",
                 attest: Any = True, session: str = HF) -> Any:
+    """Claim once the session has ended (claiming opens then)."""
+    if client.app[CATALOGUE].session(session) is not None:
+        after_the_session(client.app, session)
     return await client.post(f"/api/sessions/{session}/claim", headers=person.auth,
                              json={"credit_type": credit_type, "amount": amount, "attest": attest})
 
@@ -113,13 +125,15 @@ async def test_claim_without_the_disclosure_acknowledged_is_refused(client: Test
     assert resp.status == 403 and (await resp.json())["error"] == "disclosure_required"
 
 
-async def test_second_claim_of_the_same_type_conflicts(client: TestClient, people: People) -> None:
+async def test_a_second_claim_of_the_same_type_amends_the_first(client: TestClient, people: People) -> None:
     maria = people["attendee"]
     await ready(client, maria)
     assert (await claim(client, maria, 0.5)).status == 201
-    second = await claim(client, maria, 0.5)
-    assert second.status == 409 and (await second.json())["error"] == "already_claimed"
-    assert (await transcript(client, maria))[HF]["claimed"] == {"ama_pra_1": "0.50"}
+    second = await claim(client, maria, 1.25)
+    assert second.status == 200 and (await second.json())["amended"] is True
+    assert (await transcript(client, maria))[HF]["claimed"] == {"ama_pra_1": "1.25"}
+    assert (await claim(client, maria, 1.5)).status == 400  # never above the eligible amount
+    assert [r.action for r in await audit_rows(client.app)] == ["credit.claim", "credit.amend"]
 
 
 async def test_ama_credit_is_for_physicians_only(client: TestClient, people: People) -> None:

@@ -19,7 +19,7 @@ from server.credit import disclosure_version
 from server.settings import Settings
 from server.state import CATALOGUE
 from tests.conftest import Person, SioFactory, add_person, make_settings
-from tests.credit_support import HF, acknowledge, advance, evaluate, watch
+from tests.credit_support import HF, acknowledge, advance, after_the_session, evaluate, watch
 
 sys.path.insert(0, str(Path(__file__).parent / "media"))
 from media_peers import PatternTrack, ToneTrack, connected, offer_of, prefer
@@ -120,6 +120,7 @@ async def test_time_recorded_before_the_acknowledgement_earns_nothing(client: Te
     assert line is not None and line["counted_seconds"] > 60 * 60  # the watch-time feature saw it
     assert line.get("eligible", {}).get("ama_pra_1", "0.00") == "0.00"  # credit counts from the acknowledgement
     await evaluate(client, maria, HF)
+    after_the_session(client.app)
     claim = await client.post(f"/api/sessions/{HF}/claim", headers=maria.auth,
                               json={"credit_type": "ama_pra_1", "amount": "1.00", "attest": True})
     assert claim.status == 400 and (await claim.json())["error"] == "amount_above_eligible"

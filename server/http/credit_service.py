@@ -21,14 +21,16 @@ from ..accounts import User
 from ..catalogue import Catalogue, Session
 from ..certificates import TITLES, CertificateText, render_certificate
 from ..credit import (
-    AlreadyClaimed,
     Basis,
     ClaimRequest,
     CreditClaim,
     CreditType,
+    CreditTypeNotApplicable,
     CreditTypeNotOffered,
+    claim_window,
     designated_quarters,
     evaluation_outside,
+    parse_claim,
     validate_claim,
 )
 from ..credit_transcript import (
@@ -43,11 +45,11 @@ from ..credit_transcript import (
 )
 from ..errors import BadRequest, NotFound, RoundsError
 from ..state import CATALOGUE, CLOCK, SETTINGS
-from ..store.credit import CreditStore
+from ..store.credit import CreditRequest, CreditStore
 from ..transcript import Transcript, transcript_for
 
 __all__ = ["CREDIT_STORE", "EVALUATION_MAX_SECONDS", "Superseded", "certificate_pdf", "conference_dates",
-           "evaluation_token", "ledger", "make_claim", "measured_of", "submit_evaluation", "verification"]
+           "evaluation_token", "ledger", "make_claim", "measured_of", "request_more", "submit_evaluation", "verification"]
 
 CREDIT_STORE = web.AppKey("credit_store", CreditStore)
 # ANCC counts the time spent on the evaluation; a form left open for hours must not become credit.
@@ -105,29 +107,79 @@ async def ledger(app: web.Application, user: User, t: Transcript | None = None
     return entries, certificate_totals(claims, [s.id for s in cat.sessions])
 
 
-async def make_claim(app: web.Application, user: User, session: Session, req: ClaimRequest) -> CreditClaim:
-    """Validate and record a claim (with its audit row); raises ClaimRejected (400) or AlreadyClaimed (409)."""
-    store = app[CREDIT_STORE]
-    rule = session_rule(session, app[CATALOGUE].conference)
+async def make_claim(app: web.Application, user: User, session: Session, req: ClaimRequest) -> tuple[CreditClaim, bool]:
+    """Validate and record a claim, or amend the learner's standing one; returns (claim, amended).
+
+    Raises ClaimNotOpen while the session is live, ClaimsClosed after the conference's deadline,
+    DisclosureRequired, or ClaimRejected (400) with the reason.
+    """
+    store, cat = app[CREDIT_STORE], app[CATALOGUE]
+    rule = session_rule(session, cat.conference)
     if rule is None:
         raise CreditTypeNotOffered("this session is not accredited for credit")
-    if any(c.session_id == session.id and c.credit_type is req.credit_type for c in await store.claims(user.id)):
-        raise AlreadyClaimed(f"you already claimed {req.credit_type.value} for this session; "
-                             "an organizer can correct it")
+    now = app[CLOCK].now()
     basis = basis_for(session, user.faculty_of)
     if basis is Basis.LEARNER:
         await disclosure_gate.require(app, user, session)  # the current version (ACCME Standard 3)
+    claim_window(now, session.end, cat.conference.claims_close(cat.sessions))
+    standing = next((c for c in await store.claims(user.id)
+                     if c.session_id == session.id and c.credit_type is req.credit_type), None)
     profile = await store.profile(user.id)
     learner = learner_of(profile.profession, profile.nabp_eprofile_id, profile.dob_month, profile.dob_day)
     t = await transcript_for(app, user.id)
     measured = measured_of(t, await ack_starts(app, user)).get(session.id, Measured())
     evaluation = (await evaluation_credit(app, user, t)).get(session.id)
     eligible = eligible_for(rule, basis, learner.profession, measured, evaluation)
+    granted = await store.granted(user.id, session.id, req.credit_type)
+    if granted is not None and granted > eligible.get(req.credit_type, Decimal(0)):
+        eligible[req.credit_type] = granted  # an organizer approved a request above the measured amount
     amount = validate_claim(req, learner=learner, eligible=eligible, offered=rule.offers(),
                             evaluation_required=bool(session.evaluation) and basis is Basis.LEARNER,
                             evaluation_done=evaluation is not None)
-    claim = CreditClaim(user.id, session.id, req.credit_type, basis, amount, app[CLOCK].now())
-    return await store.claim(claim, actor=user.email)
+    claim = CreditClaim(user.id, session.id, req.credit_type, basis, amount, now)
+    if standing is not None:
+        return await store.amend(claim, actor=user.email), True
+    return await store.claim(claim, actor=user.email), False
+
+
+async def request_more(app: web.Application, user: User, session: Session, payload: Mapping[str, Any]) -> CreditRequest:
+    """A learner's request for more credit than measured, up to the designation, with a written reason.
+
+    Goes to the organizers' queue (``credit.request`` in the audit log); the same checks as a claim
+    apply (window, disclosure, credit type, identifiers, attestation, quarter steps).
+    """
+    store, cat = app[CREDIT_STORE], app[CATALOGUE]
+    rule = session_rule(session, cat.conference)
+    if rule is None:
+        raise CreditTypeNotOffered("this session is not accredited for credit")
+    req = parse_claim(payload)
+    reason = payload.get("reason")
+    if not isinstance(reason, str) or not 10 <= len(reason.strip()) <= 1000:
+        raise BadRequest("explain in 10 to 1,000 characters why the measured amount is too low", field="reason")
+    basis = basis_for(session, user.faculty_of)
+    if basis is Basis.LEARNER:
+        await disclosure_gate.require(app, user, session)
+    claim_window(app[CLOCK].now(), session.end, cat.conference.claims_close(cat.sessions))
+    profile = await store.profile(user.id)
+    learner = learner_of(profile.profession, profile.nabp_eprofile_id, profile.dob_month, profile.dob_day)
+    t = await transcript_for(app, user.id)
+    measured_time = measured_of(t, await ack_starts(app, user)).get(session.id, Measured())
+    evaluation = (await evaluation_credit(app, user, t)).get(session.id)
+    eligible = eligible_for(rule, basis, learner.profession, measured_time, evaluation)
+    measured = eligible.get(req.credit_type, Decimal("0.00"))
+    # Up to the designation, for the credit types that apply to this learner (faculty: their own rule).
+    ceiling = {t: Decimal(rule.cap(t) * 25).scaleb(-2) for t in eligible} if basis is Basis.LEARNER else eligible
+    if req.credit_type is CreditType.ACPE:
+        raise CreditTypeNotApplicable("ACPE credit is for completing the whole session; it cannot be requested "
+                                      "above what was measured")
+    amount = validate_claim(req, learner=learner, eligible=ceiling, offered=rule.offers(),
+                            evaluation_required=bool(session.evaluation) and basis is Basis.LEARNER,
+                            evaluation_done=evaluation is not None)
+    if amount <= measured:
+        raise BadRequest(f"you can claim {measured} directly; a request is for more than the measured amount",
+                         field="amount", eligible=str(measured))
+    return await store.request(user.id, session.id, req.credit_type, amount, measured, reason.strip(), user.email,
+                               app[CLOCK].now())
 
 
 def _serializer(app: web.Application) -> URLSafeSerializer:
