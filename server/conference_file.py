@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from .profile import FIELDS as PROFILE_FIELDS
+from .profile import Profile, ProfileRejected, parse_profile
 from .catalogue import (
     AttentionChecks,
     Booth,
@@ -65,6 +67,7 @@ class Account:
     role: Role
     password: str = ""
     profession: str = "other"
+    profile: Profile | None = None  # the learner-profile fields the file gives (None: none)
 
 
 @dataclass(frozen=True, slots=True)
@@ -526,8 +529,15 @@ class _Reader:
             profession = self.get(raw, p, "profession", str, "other")
             if profession not in PROFESSIONS:
                 raise self.fail(p + ("profession",), f"unknown profession {profession!r}")
+            given = {k: raw[k] for k in PROFILE_FIELDS if k in raw and k != "profession"}
+            profile = None
+            if given:
+                try:
+                    profile = parse_profile({**given, "profession": profession})
+                except ProfileRejected as exc:
+                    raise self.fail(p + (str(exc.extra.get("field", "")),), exc.reason) from None
             out.append(Account(email, self.get(raw, p, "name", str), Role(role),
-                               self.get(raw, p, "password", str, ""), profession))
+                               self.get(raw, p, "password", str, ""), profession, profile))
         return out
 
 

@@ -431,7 +431,8 @@ def validate_claim(claim: ClaimRequest, *, learner: Learner, eligible: Mapping[C
     if evaluation_required and not evaluation_done:
         raise EvaluationRequired("complete the session evaluation before claiming")
     if ctype is CreditType.ACPE and not learner.cpe_ready:
-        raise PharmacyProfileMissing("pharmacy credit needs your NABP e-Profile ID and month/day of birth")
+        raise PharmacyProfileMissing("pharmacy credit needs your NABP e-Profile ID and month/day of birth: "
+                                     "add them to your profile", profile="/profile")
     if claim.amount <= 0:
         raise AmountNotPositive("the amount must be at least 0.25")
     q = quarters_of(claim.amount)

@@ -49,6 +49,19 @@ async def watch(app: web.Application, person: Person, session_id: str, minutes: 
     await app[EVIDENCE].viewer_stopped(session_id, f"viewer-{uid}-{tab}", uid)
 
 
+async def watch_together(app: web.Application, persons: list[Person], session_id: str, minutes: float) -> None:
+    """Like ``watch``, for several people side by side over the same ``minutes``."""
+    session = app[CATALOGUE].session(session_id)
+    assert session is not None
+    for p in persons:
+        await app[EVIDENCE].viewer_started(session_id, f"viewer-{p.user.id}-together", p.user.id)
+        await app[LEDGER].heartbeat(p.user.id, session, "together", True, True)
+    advance(app, minutes * 60)
+    for p in persons:
+        await app[LEDGER].heartbeat(p.user.id, session, "together", False, True)
+        await app[EVIDENCE].viewer_stopped(session_id, f"viewer-{p.user.id}-together", p.user.id)
+
+
 async def set_profile(app: web.Application, person: Person, **values: Any) -> None:
     """Fill the reporting columns a registration would (NPI, NABP e-Profile ID, birth day, permission)."""
     async with app[ENGINE].begin() as conn:

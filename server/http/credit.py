@@ -24,7 +24,7 @@ from ..errors import BadRequest, Conflict, DisclosureRequired, NotFound
 from ..state import CATALOGUE, CLOCK, ENGINE
 from ..store.credit import CreditStore
 from ..transcript import Transcript, transcript_extras
-from . import credit_reports, credit_requests
+from . import credit_reports, credit_requests, profile
 from .api import json_object, session_extras
 from .credit_service import (
     CREDIT_STORE,
@@ -173,12 +173,12 @@ async def claim_page(request: web.Request) -> web.StreamResponse:
 
 
 def _claim_context(request: web.Request, session: Session, entry: TranscriptEntry | None,
-                   error: str | None = None) -> dict[str, Any]:
+                   error: str | None = None, fix: str = "") -> dict[str, Any]:
     cat = request.app[CATALOGUE]
     zone = ZoneInfo(cat.conference.timezone)
     now = request.app[CLOCK].now()
     deadline = cat.conference.claims_close(cat.sessions)
-    return {"session": session, "entry": entry, "error": error,
+    return {"session": session, "entry": entry, "error": error, "fix": fix,
             "live": session.state(now) is SessionState.LIVE, "open": now >= session.end,
             "opens_at": f"{session.end.astimezone(zone):%H:%M %Z, %d %B %Y}",
             "closed": deadline is not None and now > deadline,
@@ -203,7 +203,7 @@ async def claim_form(request: web.Request) -> web.StreamResponse:
         await make_claim(request.app, user, session, parse_claim(payload))
     except (ClaimRejected, BadRequest, DisclosureRequired, Conflict) as exc:
         entry = await _entry(request.app, user, session)
-        context = _claim_context(request, session, entry, exc.reason)
+        context = _claim_context(request, session, entry, exc.reason, str(exc.extra.get("profile", "")))
         return aiohttp_jinja2.render_template("claim.html", request, context, status=400)
     raise web.HTTPSeeOther("/transcript")
 
@@ -321,6 +321,7 @@ def setup(app: web.Application) -> None:
     app.router.add_routes(routes)
     credit_reports.setup(app)
     credit_requests.setup(app)
+    profile.setup(app)
     session_gates(app).append(_disclosure_gate)
     session_extras(app).append(_session_extra)
     transcript_extras(app).append(_transcript_extra)

@@ -30,6 +30,7 @@ from ..credit import (
     CreditType,
     CreditTypeNotApplicable,
     CreditTypeNotOffered,
+    PharmacyProfileMissing,
     Profession,
     applicable_types,
     ceu,
@@ -92,16 +93,18 @@ def learner_completion_csv(found: list[tuple[CreditClaim, Any]], cat: Catalogue)
 
 
 def cpe_csv(found: list[tuple[CreditClaim, Any]], cat: Catalogue) -> str:
-    """Pharmacists' ACPE credit in the shape CPE Monitor asks for (e-Profile ID, MMDD, hours, CEUs)."""
+    """Pharmacists' ACPE credit in the shape CPE Monitor asks for: one row per session (its own UAN),
+    dated the day the session took place (the participation date), with hours and CEUs."""
     zone = ZoneInfo(cat.conference.timezone)
     rows = []
-    for (_, ctype), (r, total, last) in _per_learner(found).items():
-        if ctype is not CreditType.ACPE:
+    for claim, r in found:
+        session = cat.session(claim.session_id)
+        if claim.credit_type is not CreditType.ACPE or session is None:
             continue
         first, last_name = split_name(r.name)
         mmdd = f"{r.dob_month:02d}{r.dob_day:02d}" if r.dob_month and r.dob_day else ""
-        rows.append((r.nabp_eprofile_id, mmdd, first, last_name, cat.conference.id,
-                     last.astimezone(zone).date().isoformat(), total, ceu(total)))
+        rows.append((r.nabp_eprofile_id, mmdd, first, last_name, session.uan or cat.conference.id,
+                     session.start.astimezone(zone).date().isoformat(), claim.amount, ceu(claim.amount)))
     return _csv(CPE_COLUMNS, rows)
 
 
@@ -229,6 +232,9 @@ async def correct(request: web.Request, fields: dict[str, Any]) -> dict[str, Any
         applies = ctype in applicable_types(rule.offers(), learner.profession)
     if not applies:
         raise CreditTypeNotApplicable(f"{ctype.value} does not apply to this learner in this session")
+    if ctype is CreditType.ACPE and amount > 0 and not learner.cpe_ready:  # the same check as a claim
+        raise PharmacyProfileMissing("this pharmacist's profile has no NABP e-Profile ID and month/day of birth; "
+                                     "CPE Monitor cannot accept the credit", profile="/profile")
     if amount < 0 or quarters_of(amount) > quarters_of(limit):
         raise BadRequest(f"the amount must be between 0 and {limit}", field="amount")
     before, after = await app[CREDIT_STORE].correct(target.id, session.id, ctype, basis, amount, actor.email,

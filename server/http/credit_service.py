@@ -44,8 +44,9 @@ from ..credit_transcript import (
     transcript,
 )
 from ..errors import BadRequest, NotFound, RoundsError
-from ..state import CATALOGUE, CLOCK, SETTINGS
+from ..state import CATALOGUE, CLOCK, ENGINE, SETTINGS
 from ..store.credit import CreditRequest, CreditStore
+from ..store.profile import ProfileStore
 from ..transcript import Transcript, transcript_for
 
 __all__ = ["CREDIT_STORE", "EVALUATION_MAX_SECONDS", "Superseded", "certificate_pdf", "conference_dates",
@@ -273,10 +274,11 @@ async def certificate_pdf(app: web.Application, user: User, ctype: CreditType, o
         raise NotFound(f"you have not claimed any {TITLES[ctype.value][1]} at this conference yet")
     now: datetime = app[CLOCK].now()
     dates = conference_dates(cat)
-    cert = await store.certificate_for(user.id, cat.conference.id, ctype, amount, user.name, cat.conference.name,
+    holder = (await ProfileStore(app[ENGINE]).get(user.id)).certificate_name or user.name  # as the learner wants it
+    cert = await store.certificate_for(user.id, cat.conference.id, ctype, amount, holder, cat.conference.name,
                                        dates, now, actor=user.email)
     text = CertificateText(
-        holder=user.name, provider=cat.conference.provider, activity=cat.conference.name, dates=dates,
+        holder=holder, provider=cat.conference.provider, activity=cat.conference.name, dates=dates,
         location=cat.conference.location or "online", credit_type=ctype.value, amount=amount,
         accreditation_statement=cat.conference.accreditation_statement,
         designation_statement=_designation(cat, ctype, amount), code=cert.code,

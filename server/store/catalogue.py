@@ -11,6 +11,7 @@ from ..catalogue import Catalogue
 from ..conference_file import ConferenceFile, parse_conference
 from ..errors import NotFound
 from .accounts import AccountStore
+from .profile import ProfileStore
 from .schema import booths, conferences, sessions
 
 __all__ = ["ImportSummary", "import_conference", "load_catalogue"]
@@ -52,9 +53,12 @@ async def import_conference(
                 await conn.execute(booths.insert().values(id=b.id, conference_id=cat.conference.id, org=b.org))
     store = AccountStore(engine)
     created = 0
+    profiles = ProfileStore(engine)
     for account in parsed.accounts:
         if await store.by_email(account.email) is None:
-            await store.create(account.email, account.name, account.role, account.password, account.profession)
+            user = await store.create(account.email, account.name, account.role, account.password, account.profession)
+            if account.profile is not None:  # like the password: only when the file creates the account
+                await profiles.save(user.id, account.profile, "conference file", now, action="profile.import")
             created += 1
     rows = [(e, "faculty", s.id) for s in cat.sessions for e in s.faculty]
     rows += [(e, "moderator", s.id) for s in cat.sessions for e in s.moderators]
