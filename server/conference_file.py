@@ -74,6 +74,8 @@ class Account:
 class ConferenceFile:
     catalogue: Catalogue
     accounts: tuple[Account, ...]
+    day_one: datetime | None = None  # what "day 1, 00:00" is
+    demo: bool = False  # day 1 anchored to the import (first_day = "demo")
 
 
 def load_conference(path: Path, now: datetime | None = None) -> ConferenceFile:
@@ -173,7 +175,7 @@ class _Reader:
         booths = self.booths(data)
         accounts = self.accounts(data)
         catalogue = Catalogue(conference, tuple(tracks), tuple(sessions), tuple(booths))
-        return ConferenceFile(catalogue, tuple(accounts))
+        return ConferenceFile(catalogue, tuple(accounts), day_one, self.demo)
 
     def conference(self, raw: Mapping[str, Any]) -> Conference:
         p: Path_ = ("conference",)

@@ -9,6 +9,7 @@ __all__ = [
     "Conflict",
     "CsrfFailed",
     "DisclosureRequired",
+    "HistoryRewrite",
     "NotAllowed",
     "NotAuthenticated",
     "NotFound",
@@ -72,6 +73,12 @@ class NotFound(RoundsError):
 class Conflict(RoundsError):
     status = 409
     code = "conflict"
+
+
+class HistoryRewrite(Conflict):
+    """An import would change sessions that already have evidence or claims (use --amend)."""
+
+    code = "history_rewrite"
 
 
 class TooLarge(RoundsError):

@@ -59,6 +59,9 @@ credit_claims = sa.Table(
     sa.Column("quarters", sa.Integer, nullable=False),
     sa.Column("attested_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    # The version of the session (``session_versions``) the claim was made under: a later
+    # ``rounds import --amend`` of its times or designation does not rewrite it.
+    sa.Column("session_version", sa.Integer, nullable=False, server_default="1"),
     sa.UniqueConstraint("user_id", "session_id", "credit_type"),
 )
 
@@ -303,7 +306,7 @@ class CreditStore:
                 await conn.execute(credit_claims.insert().values(
                     user_id=claim.user_id, session_id=claim.session_id, credit_type=claim.credit_type.value,
                     basis=claim.basis.value, quarters=quarters_of(claim.amount), attested_at=claim.attested_at,
-                    updated_at=claim.attested_at))
+                    updated_at=claim.attested_at, session_version=_current_version(claim.session_id)))
                 await self._audit(conn, claim.attested_at, actor, "credit.claim", _subject(claim),
                                   None, _claim_json(claim))
         except IntegrityError:
@@ -321,7 +324,8 @@ class CreditStore:
                 raise NotFound("there is no claim to amend")
             before = _claim(row)
             await conn.execute(credit_claims.update().where(*where).values(
-                quarters=quarters_of(claim.amount), updated_at=claim.attested_at))
+                quarters=quarters_of(claim.amount), updated_at=claim.attested_at,
+                session_version=_current_version(claim.session_id)))
             await self._audit(conn, claim.attested_at, actor, "credit.amend", _subject(claim), _claim_json(before),
                               _claim_json(claim))
         return claim
@@ -484,6 +488,14 @@ class CreditStore:
                      before: Any, after: Any) -> None:
         await conn.execute(audit_log.insert().values(at=at, actor=actor, action=action, subject=subject,
                                                      before=before, after=after))
+
+
+def _current_version(session_id: str) -> Any:
+    """The session's newest version (1 before any import recorded one), as a SQL scalar."""
+    from .catalogue import session_versions
+
+    return sa.func.coalesce(sa.select(sa.func.max(session_versions.c.version))
+                            .where(session_versions.c.session_id == session_id).scalar_subquery(), 1)
 
 
 def _subject(claim: CreditClaim) -> str:

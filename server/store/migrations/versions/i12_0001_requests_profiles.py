@@ -1,4 +1,4 @@
-"""Issue 12: learners' requests for more credit than measured, and learner profiles.
+"""Issue 12: requests for more credit than measured, learner profiles, session versions.
 
 Revision ID: i12_0001
 Revises: credit_0001
@@ -41,8 +41,23 @@ def upgrade() -> None:
         sa.Column("timezone", sa.String(64), nullable=False, server_default=""),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     )
+    op.create_table(
+        "session_versions",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("conference_id", sa.String(64), nullable=False),
+        sa.Column("session_id", sa.String(64), nullable=False),
+        sa.Column("version", sa.Integer, nullable=False),
+        sa.Column("fields", sa.JSON, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.UniqueConstraint("session_id", "version", name="uq_session_versions_session_id"),
+    )
+    with op.batch_alter_table("credit_claims") as batch:
+        batch.add_column(sa.Column("session_version", sa.Integer, nullable=False, server_default="1"))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("credit_claims") as batch:
+        batch.drop_column("session_version")
+    op.drop_table("session_versions")
     op.drop_table("learner_profiles")
     op.drop_table("credit_requests")
