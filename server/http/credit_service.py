@@ -29,10 +29,10 @@ from ..credit import (
     CreditTypeNotOffered,
     claim_window,
     designated_quarters,
-    evaluation_outside,
     parse_claim,
     validate_claim,
 )
+from ..credit_report import evaluation_seconds, measured_of
 from ..credit_transcript import (
     Measured,
     TranscriptEntry,
@@ -65,26 +65,9 @@ class Superseded(RoundsError):
     code = "superseded"
 
 
-def measured_of(t: Transcript, since: Mapping[str, float] | None = None) -> dict[str, Measured]:
-    """Credit's view of a transcript: time counted once across parallel sessions, faculty time.
-
-    ``since`` (session id -> conference second of the learner's first disclosure acknowledgement)
-    drops watch time before it: nothing a learner watched before the disclosure counts.
-    """
-    # The transcript's intervals are normalised (disjoint): summing them is their total.
-    out = {}
-    for s in t.sessions:
-        start = (since or {}).get(s.session.id, float("-inf"))
-        watched = float(sum(max(0.0, e - max(b, start)) for b, e in s.counted))
-        out[s.session.id] = Measured(watched, float(sum(e - b for b, e in s.published)) if s.published else 0.0)
-    return out
-
-
 async def evaluation_credit(app: web.Application, user: User, t: Transcript) -> dict[str, float]:
     """Session id -> evaluation seconds that count (ANCC): only where the learner was not watching."""
-    watching = [iv for s in t.sessions for iv in s.counted]
-    return {sid: evaluation_outside(span, watching)
-            for sid, span in (await app[CREDIT_STORE].evaluation_spans(user.id)).items()}
+    return evaluation_seconds(t, await app[CREDIT_STORE].evaluation_spans(user.id))
 
 
 async def ack_starts(app: web.Application, user: User) -> dict[str, float]:
