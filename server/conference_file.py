@@ -14,8 +14,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from .profile import FIELDS as PROFILE_FIELDS
-from .profile import Profile, ProfileRejected, parse_profile
 from .catalogue import (
     AttentionChecks,
     Booth,
@@ -31,6 +29,8 @@ from .catalogue import (
     Span,
     Track,
 )
+from .profile import FIELDS as PROFILE_FIELDS
+from .profile import Profile, ProfileRejected, parse_profile
 
 __all__ = ["Account", "ConferenceFile", "ConferenceFileError", "load_conference", "parse_conference"]
 

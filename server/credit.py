@@ -27,8 +27,8 @@ __all__ = [
     "Basis",
     "ClaimNotOpen",
     "ClaimRejected",
-    "ClaimsClosed",
     "ClaimRequest",
+    "ClaimsClosed",
     "CreditClaim",
     "CreditType",
     "CreditTypeNotApplicable",
@@ -42,21 +42,21 @@ __all__ = [
     "Rounding",
     "SessionCredit",
     "SessionStatus",
-    "applicable_types",
     "acpe_contact_hours",
     "ama_credit",
     "ancc_contact_hours",
+    "applicable_types",
     "ceu",
     "claim_window",
     "credit_amount",
-    "evaluation_outside",
     "designated_quarters",
     "disclosure_version",
+    "evaluation_outside",
     "faculty_eligible",
     "learner_eligible",
     "parse_amount",
-    "participation_credit",
     "parse_claim",
+    "participation_credit",
     "quarters",
     "quarters_of",
     "session_entry",
@@ -425,7 +425,8 @@ def validate_claim(claim: ClaimRequest, *, learner: Learner, eligible: Mapping[C
     if ctype not in offered and ctype not in eligible:
         raise CreditTypeNotOffered(f"this session does not offer {ctype.value}")
     if ctype not in eligible and ctype not in applicable_types(offered, learner.profession):
-        raise CreditTypeNotApplicable(f"{ctype.value} does not apply to the profession {learner.profession.value}")
+        raise CreditTypeNotApplicable(f"{ctype.value} does not apply to the profession {learner.profession.value}; "
+                                      "if your profession is wrong, correct it in your profile", profile="/profile")
     if not claim.attest:
         raise AttestationMissing("the attestation must be accepted")
     if evaluation_required and not evaluation_done:

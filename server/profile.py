@@ -20,8 +20,7 @@ __all__ = ["FIELDS", "PROFESSIONS", "US_STATES", "Profile", "ProfileRejected", "
 
 PROFESSIONS = ("physician", "nurse", "pharmacist", "physician assistant", "other")
 US_STATES = frozenset(
-    "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND OH "
-    "OK OR PA PR RI SC SD TN TX UT VT VA VI WA WV WI WY GU AS MP".split())
+    ["AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN", "IA", "KS", "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM", "NY", "NC", "ND", "OH", "OK", "OR", "PA", "PR", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "VI", "WA", "WV", "WI", "WY", "GU", "AS", "MP"])
 _DEGREE = re.compile(r"^[A-Za-z][A-Za-z.\- ,]{0,39}$")
 _TEXT = re.compile(r"^[^\x00-\x1f\x7f<>]*$")  # printable, no markup characters
 _DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)

@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 import aiohttp_jinja2
 from aiohttp import web
 
+from .. import disclosure_gate
 from ..accounts import User
 from ..authz import Action, allowed
-from .. import disclosure_gate
 from ..catalogue import Session, SessionState
 from ..credit import ClaimRejected, CreditType, disclosure_version, parse_claim
 from ..credit_transcript import TranscriptEntry, session_rule

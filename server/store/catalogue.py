@@ -16,7 +16,7 @@ from .accounts import AccountStore
 from .profile import ProfileStore
 from .schema import audit_log, booths, conferences, metadata, sessions
 
-__all__ = ["ImportSummary", "import_conference", "load_catalogue", "session_versions", "session_history"]
+__all__ = ["ImportSummary", "import_conference", "load_catalogue", "session_history", "session_versions"]
 
 session_versions = sa.Table(
     "session_versions",

@@ -32,12 +32,12 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).parent))
 
-import jinja2  # noqa: E402
+import jinja2
+from credit_compute import DAY1, PROFESSIONS, catalogue, evidence
 
-from credit_compute import DAY1, PROFESSIONS, catalogue, evidence  # noqa: E402
-from server.credit_report import Attendee, evaluation_seconds, measured_of, report_rows  # noqa: E402
-from server.credit_transcript import learner_of, transcript  # noqa: E402
-from server.transcript import compute  # noqa: E402
+from server.credit_report import Attendee, evaluation_seconds, measured_of, report_rows
+from server.credit_transcript import learner_of, transcript
+from server.transcript import compute
 
 ROWS = jinja2.Environment(autoescape=True).from_string(
     "{% for r in rows %}<tr><td>{{ r.name }}</td><td>{{ r.email }}</td><td>{{ r.profession }}</td>"
