@@ -153,3 +153,25 @@ def test_the_cli_refuses_in_one_line_and_amend_passes(tmp_path: Path) -> None:
     done = rounds("import", "--amend", str(changed))
     assert done.returncode == 0, done.stderr
     assert "sessions changed: 1" in done.stdout
+
+
+async def test_an_amended_rename_keeps_the_old_claims_in_the_exports(engine: AsyncEngine, tmp_path: Path) -> None:
+    import argparse
+
+    from server.http.credit_reports import export_credits
+    from server.store.schema import users
+
+    uid = await with_records(engine, tmp_path)
+    async with engine.begin() as conn:
+        await conn.execute(users.update().where(users.c.id == uid).values(report_permission=True))
+        await conn.execute(credit_claims.insert().values(
+            user_id=uid, session_id=HF, credit_type="acpe", basis="learner", quarters=5, attested_at=NOW,
+            updated_at=NOW))
+    renamed = file(tmp_path, FIXED.replace(f'id = "{HF}"', 'id = "heart-failure-2026-b"'), "renamed.toml")
+    await import_file(engine, renamed, now=NOW, amend=True)
+    cat = await load_catalogue(engine)
+    assert cat.session(HF) is None
+    learners = await export_credits(engine, cat, argparse.Namespace(format="csv"))
+    assert "Lee,Learner" in learners and ",ama_pra_1,1.25," in learners  # the claim made under the old id
+    cpe = await export_credits(engine, cat, argparse.Namespace(format="cpe"))
+    assert "0812-0000-26-001-L01-P,2026-06-11,1.25" in cpe  # its UAN and date from the stored version

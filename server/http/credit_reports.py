@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -48,6 +48,7 @@ from ..errors import BadRequest, NotFound
 from ..spreadsheet import safe_cell
 from ..state import ACCOUNTS, CATALOGUE, CLOCK, ENGINE
 from ..store.attendance import AttendanceStore, Recorded
+from ..store.catalogue import session_history
 from ..store.credit import CreditStore, _aware, _claim, credit_claims, disclosure_acks, evaluations
 from ..store.schema import assignments, users
 from .api import json_object
@@ -96,28 +97,44 @@ def learner_completion_csv(found: list[tuple[CreditClaim, Any]], cat: Catalogue)
     return _csv(LEARNER_COLUMNS, rows)
 
 
-def cpe_csv(found: list[tuple[CreditClaim, Any]], cat: Catalogue) -> str:
+def cpe_csv(found: list[tuple[CreditClaim, Any]], cat: Catalogue,
+            past: Mapping[str, Mapping[str, Any]] | None = None) -> str:
     """Pharmacists' ACPE credit in the shape CPE Monitor asks for: one row per session (its own UAN),
-    dated the day the session took place (the participation date), with hours and CEUs."""
+    dated the day the session took place (the participation date), with hours and CEUs.
+
+    ``past`` describes sessions the conference file no longer has (renamed or dropped under
+    ``--amend``) from their last stored version, so their claims are still reported.
+    """
     zone = ZoneInfo(cat.conference.timezone)
     rows = []
     for claim, r in found:
+        if claim.credit_type is not CreditType.ACPE:
+            continue
         session = cat.session(claim.session_id)
-        if claim.credit_type is not CreditType.ACPE or session is None:
+        if session is not None:
+            uan, start = session.uan, session.start
+        elif past and claim.session_id in past:
+            uan, start = past[claim.session_id].get("uan", ""), datetime.fromisoformat(past[claim.session_id]["start_at"])
+        else:
             continue
         first, last_name = split_name(r.name)
         mmdd = f"{r.dob_month:02d}{r.dob_day:02d}" if r.dob_month and r.dob_day else ""
-        rows.append((r.nabp_eprofile_id, mmdd, first, last_name, session.uan or cat.conference.id,
-                     session.start.astimezone(zone).date().isoformat(), claim.amount, ceu(claim.amount)))
+        rows.append((r.nabp_eprofile_id, mmdd, first, last_name, uan or cat.conference.id,
+                     start.astimezone(zone).date().isoformat(), claim.amount, ceu(claim.amount)))
     return _csv(CPE_COLUMNS, rows)
 
 
 async def _export_text(store: CreditStore, cat: Catalogue, fmt: str) -> str:
-    found = await store.claims_with_learners([s.id for s in cat.sessions])
+    # Sessions the file no longer has keep their claims (history is never rewritten): they are
+    # the conference's sessions too, described by their last stored version.
+    async with store.engine.connect() as conn:
+        past = {sid: f for sid, (_, f) in (await session_history(conn, cat.conference.id)).items()
+                if cat.session(sid) is None}
+    found = await store.claims_with_learners([s.id for s in cat.sessions] + sorted(past))
     if fmt == "csv":
         return learner_completion_csv(found, cat)
     if fmt == "cpe":
-        return cpe_csv(found, cat)
+        return cpe_csv(found, cat, past)
     raise BadRequest(f"unknown format {fmt!r}: use csv or cpe", field="format")
 
 

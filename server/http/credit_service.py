@@ -46,6 +46,7 @@ from ..credit_transcript import (
 from ..errors import BadRequest, NotFound, RoundsError
 from ..state import CATALOGUE, CLOCK, ENGINE, SETTINGS
 from ..store.credit import CreditRequest, CreditStore
+from ..store.catalogue import session_history
 from ..store.profile import ProfileStore
 from ..transcript import Transcript, transcript_for
 
@@ -63,6 +64,14 @@ class Superseded(RoundsError):
 
     status = 410
     code = "superseded"
+
+
+async def conference_sessions(app: web.Application) -> list[str]:
+    """The conference's session ids, with those a ``--amend`` import renamed or dropped (their claims stand)."""
+    cat = app[CATALOGUE]
+    async with app[CREDIT_STORE].engine.connect() as conn:
+        stored = await session_history(conn, cat.conference.id)
+    return [s.id for s in cat.sessions] + sorted(sid for sid in stored if cat.session(sid) is None)
 
 
 async def evaluation_credit(app: web.Application, user: User, t: Transcript) -> dict[str, float]:
@@ -88,7 +97,7 @@ async def ledger(app: web.Application, user: User, t: Transcript | None = None
     evaluations = await evaluation_credit(app, user, t)
     measured = measured_of(t, await ack_starts(app, user))
     entries = transcript(cat, learner, user.faculty_of, measured, evaluations, claims, app[CLOCK].now())
-    return entries, certificate_totals(claims, [s.id for s in cat.sessions])
+    return entries, certificate_totals(claims, await conference_sessions(app))
 
 
 async def make_claim(app: web.Application, user: User, session: Session, req: ClaimRequest) -> tuple[CreditClaim, bool]:
@@ -251,7 +260,7 @@ def _designation(cat: Catalogue, ctype: CreditType, claimed: Decimal) -> str:
 async def certificate_pdf(app: web.Application, user: User, ctype: CreditType, origin: str) -> tuple[str, bytes]:
     """(verification code, PDF) of the user's certificate of ``ctype``; raises NotFound before a claim."""
     cat, store = app[CATALOGUE], app[CREDIT_STORE]
-    totals = certificate_totals(await store.claims(user.id), [s.id for s in cat.sessions])
+    totals = certificate_totals(await store.claims(user.id), await conference_sessions(app))
     amount = totals.get(ctype)
     if amount is None:
         raise NotFound(f"you have not claimed any {TITLES[ctype.value][1]} at this conference yet")
