@@ -124,7 +124,10 @@ class Session:
     attention_checks: AttentionChecks | None = None
     evaluation: tuple[EvaluationQuestion, ...] = ()
     uan: str = ""  # ACPE Universal Activity Number: each session offering ACPE credit has its own
-    day: int = 1  # the conference day it belongs to, as the file numbers them
+    day: int = 1
+    # Earlier versions (``rounds import --amend``): (in force until, accredited spans in conference
+    # seconds), oldest first; evidence recorded while a version was in force counts under it.
+    history: tuple[tuple[float, tuple[tuple[float, float], ...]], ...] = ()  # the conference day it belongs to, as the file numbers them
 
     def state(self, now: datetime) -> SessionState:
         """Upcoming before its start, live within its window, ended after."""

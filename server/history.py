@@ -39,6 +39,7 @@ def history_fields(session: Session, day_one: datetime, demo: bool) -> dict[str,
         "title": session.title,
         "uan": session.uan,
         "start_at": session.start.isoformat(),
+        "spans": [[sp.start.timestamp(), sp.end.timestamp()] for sp in session.accredited_timeline()],
     }
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -175,3 +175,41 @@ async def test_an_amended_rename_keeps_the_old_claims_in_the_exports(engine: Asy
     assert "Lee,Learner" in learners and ",ama_pra_1,1.25," in learners  # the claim made under the old id
     cpe = await export_credits(engine, cat, argparse.Namespace(format="cpe"))
     assert "0812-0000-26-001-L01-P,2026-06-11,1.25" in cpe  # its UAN and date from the stored version
+
+
+async def test_evidence_recorded_before_an_amendment_counts_under_its_own_version(
+        engine: AsyncEngine, tmp_path: Path) -> None:
+    """Finding 8: changing the times re-attributed stored evidence (4,233 s became 4,438 s)."""
+    from server.store.attendance import AttendanceStore, watch_stretches
+    from server.transcript import compute
+
+    first = file(tmp_path, FIXED)
+    await import_file(engine, first, now=NOW - timedelta(days=1))  # version 1 in force from the day before
+    user = await AccountStore(engine).create("l@example.org", "L", Role.ATTENDEE, "", "physician")
+    cat = await load_catalogue(engine)
+    hf = cat.session(HF)
+    assert hf is not None
+    s = hf.start.timestamp()
+    async with engine.begin() as conn:  # watched 09:00 to 10:00 local
+        await conn.execute(media_evidence.insert().values(session_id=HF, user_id=user.id, kind="viewer",
+                                                          resource="r1", started=True, at=s - 600, instance="i"))
+        await conn.execute(media_evidence.insert().values(session_id=HF, user_id=user.id, kind="viewer",
+                                                          resource="r1", started=False, at=s + 3600, instance="i"))
+        await conn.execute(watch_stretches.insert().values(session_id=HF, user_id=user.id, tab="t", start=s,
+                                                           end=s + 3600))
+
+    async def seconds() -> float:
+        catalogue = await load_catalogue(engine)
+        recorded = {sid: rec for (_, sid), rec in (await AttendanceStore(engine).recorded(user_id=user.id)).items()}
+        line = compute(user.id, catalogue, recorded, NOW.timestamp()).session(HF)
+        assert line is not None
+        return line.watch_seconds
+
+    before = await seconds()
+    assert before == 55 * 60  # minus the 09:45-09:50 break of version 1 (version 2's would cut 10 minutes)
+    moved = FIXED.replace('start = "day 1, 09:00"', 'start = "day 1, 08:55"', 1).replace(
+        'breaks = [{ start = "day 1, 09:45", end = "day 1, 09:50" }]',
+        'breaks = [{ start = "day 1, 09:40", end = "day 1, 09:50" }]', 1)
+    await import_file(engine, file(tmp_path, moved, "moved.toml"), now=NOW, amend=True)
+    assert (await load_catalogue(engine)).session(HF).start.timestamp() == s - 300  # type: ignore[union-attr]
+    assert await seconds() == before  # recorded under version 1: counted under version 1

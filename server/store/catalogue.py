@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -104,8 +105,11 @@ async def import_conference(
             version, old = stored.get(sid, (0, None))
             if old is not None and not changes(old, f):
                 continue
+            # In force from the import's moment on the conference clock (the server's own import
+            # passes its clock; `rounds import` the wall clock, the same at time scale 1).
             await conn.execute(session_versions.insert().values(
-                conference_id=cat.conference.id, session_id=sid, version=version + 1, fields=f, created_at=now))
+                conference_id=cat.conference.id, session_id=sid, version=version + 1, fields=f,
+                created_at=anchored_at))
             if old is not None:
                 amended += 1
                 await conn.execute(audit_log.insert().values(
@@ -163,4 +167,24 @@ async def load_catalogue(engine: AsyncEngine, conference_id: str | None = None) 
     if row is None:
         raise NotFound("no conference has been imported; run `rounds import FILE`")
     doc = row.document
-    return parse_conference(doc["source"], doc["kind"], now=datetime.fromisoformat(doc["anchored_at"])).catalogue
+    cat = parse_conference(doc["source"], doc["kind"], now=datetime.fromisoformat(doc["anchored_at"])).catalogue
+    async with engine.connect() as conn:
+        rows = list(await conn.execute(sa.select(session_versions)
+                                       .where(session_versions.c.conference_id == cat.conference.id)
+                                       .order_by(session_versions.c.session_id, session_versions.c.version)))
+    versions: dict[str, list[Any]] = {}
+    for r in rows:
+        versions.setdefault(r.session_id, []).append(r)
+    changed = []
+    for s in cat.sessions:
+        mine = versions.get(s.id, [])
+        earlier = tuple((_aware(later.created_at).timestamp(), tuple((a, b) for a, b in v.fields.get("spans", [])))
+                        for v, later in zip(mine, mine[1:], strict=False) if "spans" in v.fields)
+        changed.append(replace(s, history=earlier) if earlier else s)
+    if not any(s.history for s in changed):
+        return cat
+    return Catalogue(cat.conference, cat.tracks, tuple(changed), cat.booths)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
