@@ -45,8 +45,8 @@ from ..credit_transcript import (
 )
 from ..errors import BadRequest, NotFound, RoundsError
 from ..state import CATALOGUE, CLOCK, ENGINE, SETTINGS
-from ..store.credit import CreditRequest, CreditStore
 from ..store.catalogue import session_history
+from ..store.credit import CreditRequest, CreditStore
 from ..store.profile import ProfileStore
 from ..transcript import Transcript, transcript_for
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
+from itertools import pairwise
 from typing import Any
 
 import sqlalchemy as sa
@@ -179,7 +180,7 @@ async def load_catalogue(engine: AsyncEngine, conference_id: str | None = None) 
     for s in cat.sessions:
         mine = versions.get(s.id, [])
         earlier = tuple((_aware(later.created_at).timestamp(), tuple((a, b) for a, b in v.fields.get("spans", [])))
-                        for v, later in zip(mine, mine[1:], strict=False) if "spans" in v.fields)
+                        for v, later in pairwise(mine) if "spans" in v.fields)
         changed.append(replace(s, history=earlier) if earlier else s)
     if not any(s.history for s in changed):
         return cat
