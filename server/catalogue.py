@@ -60,8 +60,12 @@ class Span:
 
 @dataclass(frozen=True, slots=True)
 class Relationship:
+    """A financial relationship with an ineligible company within the past 24 months."""
+
     company: str
     nature: str
+    ended: bool = False  # it ended within the past 24 months (still disclosed, ACCME Standard 3.1)
+    mitigation: str = ""  # how it was mitigated (ACCME Standard 3.4); required for every relationship
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,9 +73,9 @@ class Disclosure:
     """One person's relevant financial relationships (none is a disclosure too)."""
 
     name: str
-    role: str  # "faculty", "planner", "moderator", ...
+    role: str  # "faculty", "planner", "reviewer", "moderator", ...
     relationships: tuple[Relationship, ...] = ()
-    mitigated: bool = True
+    mitigated: bool = False  # every relationship has a recorded mitigation (never assumed)
     email: str = ""
 
 
@@ -119,7 +123,11 @@ class Session:
     disclosures: tuple[Disclosure, ...] = ()
     attention_checks: AttentionChecks | None = None
     evaluation: tuple[EvaluationQuestion, ...] = ()
-    day: int = 1  # the conference day it belongs to, as the file numbers them
+    uan: str = ""  # ACPE Universal Activity Number: each session offering ACPE credit has its own
+    day: int = 1
+    # Earlier versions (``rounds import --amend``): (in force until, accredited spans in conference
+    # seconds), oldest first; evidence recorded while a version was in force counts under it.
+    history: tuple[tuple[float, tuple[tuple[float, float], ...]], ...] = ()  # the conference day it belongs to, as the file numbers them
 
     def state(self, now: datetime) -> SessionState:
         """Upcoming before its start, live within its window, ended after."""
@@ -177,7 +185,17 @@ class Conference:
     accreditation_statement: str
     designation_statements: dict[str, str]
     credit_types: tuple[str, ...]
-    credit_rounding: str = "nearest"  # or "down"
+    credit_rounding: str = "nearest"  # AMA PRA Category 1 (and participation): "nearest" or "down"
+    acpe_completion: Decimal = Decimal("0.9")  # ACPE: fraction of a session's accredited time that completes it
+    claim_deadline: datetime | None = None  # claims and amendments close then (None: 60 days after the last session)
+
+    def claims_close(self, sessions: tuple[Session, ...]) -> datetime | None:
+        """When claiming and amending close: the file's ``claim_deadline`` or 60 days after the last session."""
+        if self.claim_deadline is not None:
+            return self.claim_deadline
+        if not sessions:
+            return None
+        return max(s.end for s in sessions) + timedelta(days=60)
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,6 +64,8 @@ def _parser() -> argparse.ArgumentParser:
 
     imp = sub.add_parser("import", help="load or update a conference file (TOML or YAML)")
     imp.add_argument("conference_file", type=Path)
+    imp.add_argument("--amend", action="store_true",
+                     help="allow changes to sessions that have records: they get a new version")
     imp.set_defaults(run=_import)
 
     export = sub.add_parser("export", help="print a report (CSV) to standard output")
@@ -142,7 +144,7 @@ async def _import(args: argparse.Namespace, settings: Settings) -> int:
 
     engine = await _engine(settings)
     try:
-        summary = await import_file(engine, args.conference_file)
+        summary = await import_file(engine, args.conference_file, amend=args.amend)
     finally:
         await engine.dispose()
     print(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in summary.items()))

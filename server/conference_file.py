@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -29,6 +29,8 @@ from .catalogue import (
     Span,
     Track,
 )
+from .profile import FIELDS as PROFILE_FIELDS
+from .profile import Profile, ProfileRejected, parse_profile
 
 __all__ = ["Account", "ConferenceFile", "ConferenceFileError", "load_conference", "parse_conference"]
 
@@ -36,6 +38,8 @@ CREDIT_TYPES = ("ama_pra_1", "ancc", "acpe", "participation")
 PROFESSIONS = ("physician", "nurse", "pharmacist", "physician assistant", "other")
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _DAY_TIME = re.compile(r"^day\s+(\d{1,2})\s*,\s*(\d{1,2}):(\d{2})$", re.IGNORECASE)
+_UAN = re.compile(r"^\d{4}-\d{4}-\d{2}-\d{3}-L\d{2}-[PT]$")  # ACPE UAN of a live activity
+_OWNER_OR_EMPLOYEE = re.compile(r"\b(owner|ownership|employee|employed|employment)\b", re.IGNORECASE)
 T = TypeVar("T")
 Path_ = tuple[str | int, ...]
 
@@ -63,12 +67,15 @@ class Account:
     role: Role
     password: str = ""
     profession: str = "other"
+    profile: Profile | None = None  # the learner-profile fields the file gives (None: none)
 
 
 @dataclass(frozen=True, slots=True)
 class ConferenceFile:
     catalogue: Catalogue
     accounts: tuple[Account, ...]
+    day_one: datetime | None = None  # what "day 1, 00:00" is
+    demo: bool = False  # day 1 anchored to the import (first_day = "demo")
 
 
 def load_conference(path: Path, now: datetime | None = None) -> ConferenceFile:
@@ -157,11 +164,18 @@ class _Reader:
         zone = ZoneInfo(conference.timezone)
         tracks = self.tracks(data)
         day_one = self.day_one(data, conf_raw, zone)
+        self.register = self.disclosure_register(data)
+        self.disclosed: dict[str, tuple[tuple[tuple[str, str, bool], ...], Path_]] = {}
         sessions = self.sessions(data, day_one, zone, {t.id for t in tracks}, conference)
+        if "claim_deadline" in conf_raw:
+            deadline = self.when(conf_raw, ("conference",), "claim_deadline", day_one, zone)
+            if sessions and deadline < max(s.end for s in sessions):
+                raise self.fail(("conference", "claim_deadline"), "must be after the last session ends")
+            conference = replace(conference, claim_deadline=deadline)
         booths = self.booths(data)
         accounts = self.accounts(data)
         catalogue = Catalogue(conference, tuple(tracks), tuple(sessions), tuple(booths))
-        return ConferenceFile(catalogue, tuple(accounts))
+        return ConferenceFile(catalogue, tuple(accounts), day_one, self.demo)
 
     def conference(self, raw: Mapping[str, Any]) -> Conference:
         p: Path_ = ("conference",)
@@ -178,9 +192,10 @@ class _Reader:
             if ctype not in CREDIT_TYPES:
                 raise self.fail(p + ("credit_types", i), f"unknown credit type {ctype!r}; one of {', '.join(CREDIT_TYPES)}")
         statements = self.get(raw, p, "designation_statements", dict, {})
-        rounding = self.get(raw, p, "credit_rounding", str, "nearest")
-        if rounding not in ("nearest", "down"):
-            raise self.fail(p + ("credit_rounding",), "must be 'nearest' or 'down'")
+        rounding = self.rounding(raw, p)
+        completion = self.decimal(raw, p, "acpe_completion", Decimal("0.9"))
+        if not Decimal(0) < completion <= Decimal(1):
+            raise self.fail(p + ("acpe_completion",), "must be a fraction above 0 and at most 1")
         return Conference(
             id=cid,
             name=self.get(raw, p, "name", str),
@@ -191,7 +206,27 @@ class _Reader:
             designation_statements={str(k): str(v) for k, v in statements.items()},
             credit_types=tuple(types) or ("participation",),
             credit_rounding=rounding,
+            acpe_completion=completion,
         )
+
+    def rounding(self, raw: Mapping[str, Any], p: Path_) -> str:
+        """``credit_rounding``: one word for AMA credit, or a table per credit type (ANCC: down only)."""
+        value = raw.get("credit_rounding", "nearest")
+        table = value if isinstance(value, Mapping) else {"ama_pra_1": value}
+        where = p + ("credit_rounding",)
+        for ctype, how in table.items():
+            at = where + (ctype,) if isinstance(value, Mapping) else where
+            if how not in ("nearest", "down"):
+                raise self.fail(at, "must be 'nearest' or 'down'")
+            if ctype == "ancc" and how != "down":
+                raise self.fail(at, "ANCC contact hours are rounded down to the quarter hour")
+            if ctype == "acpe":
+                raise self.fail(at, "ACPE credit is per session, whole or none: it is not rounded")
+            if ctype == "participation":
+                raise self.fail(at, "participation states the AMA figure: set ama_pra_1")
+            if ctype not in CREDIT_TYPES:
+                raise self.fail(at, f"unknown credit type {ctype!r}")
+        return str(table.get("ama_pra_1", "nearest"))
 
     def tracks(self, data: Mapping[str, Any]) -> list[Track]:
         seen: set[str] = set()
@@ -245,6 +280,7 @@ class _Reader:
         self, data: Mapping[str, Any], day_one: datetime, zone: ZoneInfo, tracks: set[str], conf: Conference
     ) -> list[Session]:
         seen: set[str] = set()
+        uans: dict[str, str] = {}
         sessions = []
         for i, raw in enumerate(self.items(data, (), "sessions")):
             p: Path_ = ("sessions", i)
@@ -273,9 +309,24 @@ class _Reader:
                 raise self.fail(p + ("min_participation",), "must be a fraction between 0 and 1")
             faculty_raw = self.items(raw, p, "faculty")
             faculty = tuple(self.email(f, p + ("faculty", j)) for j, f in enumerate(faculty_raw))
+            moderators = tuple(self.email(m, p + ("moderators", j)) for j, m in enumerate(self.items(raw, p, "moderators")))
             supporter = self.get(raw, p, "industry_supporter", str, "")
             if supporter and accredited:
                 raise self.fail(p + ("industry_supporter",), "an industry-supported session cannot be accredited")
+            instruction = (end - start).total_seconds() - sum((b.end - b.start).total_seconds() for b in _merged(breaks))
+            for ctype, amount in credits.items():
+                if amount * 3600 > Decimal(str(instruction)):
+                    raise self.fail(p + ("credits", ctype), f"designates {amount} hours but the session has only "
+                                    f"{instruction / 3600:.2f} hours of instruction (its time minus breaks)")
+            uan = self.get(raw, p, "uan", str, "").strip()
+            if "acpe" in credits:
+                if not _UAN.match(uan):
+                    raise self.fail(p + ("uan",), "a session offering ACPE credit needs its own live-activity UAN "
+                                    "like 0123-0000-26-001-L01-P")
+                if uan in uans:
+                    raise self.fail(p + ("uan",), f"UAN {uan} is already used by session {uans[uan]!r}")
+                uans[uan] = sid
+            disclosures = self.session_disclosures(raw, p, accredited, faculty, moderators)
             sessions.append(
                 Session(
                     id=sid,
@@ -286,7 +337,7 @@ class _Reader:
                     end=end,
                     faculty=faculty,
                     faculty_names=tuple(self.get(raw, p, "faculty_names", list, [str(f) for f in faculty])),
-                    moderators=tuple(self.email(m, p + ("moderators", j)) for j, m in enumerate(self.items(raw, p, "moderators"))),
+                    moderators=moderators,
                     credits=credits,
                     accredited=accredited,
                     min_participation=min_part,
@@ -295,9 +346,10 @@ class _Reader:
                     commercial_supporters=tuple(str(s) for s in self.items(raw, p, "commercial_supporters")),
                     description=self.get(raw, p, "description", str, ""),
                     breaks=tuple(breaks),
-                    disclosures=tuple(self.disclosures(raw, p)),
+                    disclosures=disclosures,
                     attention_checks=self.attention(raw, p),
                     evaluation=tuple(self.evaluation(raw, p)),
+                    uan=uan,
                     day=self.offset(raw, p, "start").days + 1,
                 )
             )
@@ -333,22 +385,92 @@ class _Reader:
             raise self.fail(path, f"{value!r} is not an email address")
         return value.strip().lower()
 
-    def disclosures(self, raw: Mapping[str, Any], p: Path_) -> list[Disclosure]:
-        out = []
+    def disclosure(self, d: Mapping[str, Any], dp: Path_, role: str) -> Disclosure:
+        """One person's disclosure: each relationship with its nature, whether it ended, how it was
+        mitigated; or an explicit ``none = true`` (no relevant financial relationships)."""
+        none = self.get(d, dp, "none", bool, False)
+        shared = self.get(d, dp, "mitigation", str, "").strip()
+        rels = []
+        for k, r in enumerate(self.items(d, dp, "relationships")):
+            rp = dp + ("relationships", k)
+            method = self.get(r, rp, "mitigation", str, "").strip() or shared
+            if not method:
+                raise self.fail(rp + ("mitigation",), "record how this relationship was mitigated "
+                                "(e.g. peer review of content); nothing is assumed mitigated")
+            rels.append(Relationship(self.get(r, rp, "company", str), self.get(r, rp, "nature", str),
+                                     self.get(r, rp, "ended", bool, False), method))
+        if none and rels:
+            raise self.fail(dp + ("none",), "says no relevant financial relationships but lists some")
+        if d.get("mitigated") is True and not rels:
+            raise self.fail(dp + ("mitigated",), "claims a mitigation but records no relationship or method")
+        if not none and not rels:
+            raise self.fail(dp + ("relationships",), "list the relationships, or write none = true for "
+                            "\"no relevant financial relationships\"")
+        if "mitigated" in d and d.get("mitigated") is not True and rels:
+            raise self.fail(dp + ("mitigated",), "every relevant relationship must be mitigated before the activity")
+        return Disclosure(name=self.get(d, dp, "name", str), role=role, relationships=tuple(rels),
+                          mitigated=bool(rels), email=str(d.get("email", "")).strip().lower())
+
+    def disclosure_register(self, data: Mapping[str, Any]) -> dict[str, tuple[Disclosure, Path_]]:
+        """``[[disclosures]]``: one entry per person in control of content, by email."""
+        out: dict[str, tuple[Disclosure, Path_]] = {}
+        for i, d in enumerate(self.items(data, (), "disclosures")):
+            dp: Path_ = ("disclosures", i)
+            email = self.email(self.get(d, dp, "email", str), dp + ("email",))
+            if email in out:
+                raise self.fail(dp + ("email",), f"{email} has two entries; keep one per person")
+            out[email] = (self.disclosure(d, dp, "faculty"), dp)
+        return out
+
+    def session_disclosures(self, raw: Mapping[str, Any], p: Path_, accredited: bool,
+                            faculty: tuple[str, ...], moderators: tuple[str, ...]) -> tuple[Disclosure, ...]:
+        """What the session's disclosure screen lists: its own entries, then everyone else in control
+        of its content (faculty, moderators, planners, reviewers) from the register."""
+        listed: list[tuple[Disclosure, Path_]] = []
         for j, d in enumerate(self.items(raw, p, "disclosures")):
             dp = p + ("disclosures", j)
-            rels = []
-            for k, r in enumerate(self.items(d, dp, "relationships")):
-                rels.append(Relationship(self.get(r, dp + ("relationships", k), "company", str),
-                                         self.get(r, dp + ("relationships", k), "nature", str)))
-            out.append(Disclosure(
-                name=self.get(d, dp, "name", str),
-                role=self.get(d, dp, "role", str, "faculty"),
-                relationships=tuple(rels),
-                mitigated=self.get(d, dp, "mitigated", bool, True),
-                email=str(d.get("email", "")).lower(),
-            ))
-        return out
+            listed.append((self.disclosure(d, dp, self.get(d, dp, "role", str, "faculty")), dp))
+        people: list[tuple[str, str, Path_]] = [(e, "faculty", p + ("faculty", j)) for j, e in enumerate(faculty)]
+        people += [(e, "moderator", p + ("moderators", j)) for j, e in enumerate(moderators)]
+        for role, key in (("planner", "planners"), ("reviewer", "reviewers")):
+            people += [(self.email(e, p + (key, j)), role, p + (key, j)) for j, e in enumerate(self.items(raw, p, key))]
+        own = {d.email: (d, dp) for d, dp in listed if d.email}
+        ordered: list[tuple[Disclosure, Path_]] = []
+        done: set[str] = set()
+        for email, role, where in people:  # faculty first, in programme order, then the others
+            if email in done:
+                continue
+            found = own.get(email) or self.register.get(email)
+            if found is None:
+                if accredited:
+                    raise self.fail(where, f"{email} is in control of accredited content but has no disclosure; "
+                                    "add them to [[disclosures]]")
+                continue
+            done.add(email)
+            ordered.append(found if email in own else (replace(found[0], role=role), found[1]))
+        ordered += [(d, dp) for d, dp in listed if d.email not in done]
+        listed = ordered
+        if accredited:
+            for d, dp in listed:
+                self.check_disclosure(d, dp)
+        return tuple(d for d, _ in listed)
+
+    def check_disclosure(self, d: Disclosure, dp: Path_) -> None:
+        """ACCME Standard 3: no owner or employee of an ineligible company in control of accredited
+        content; one person's disclosures agree wherever they appear."""
+        for k, r in enumerate(d.relationships):
+            if _OWNER_OR_EMPLOYEE.search(r.nature) and not r.ended:
+                raise self.fail(dp + ("relationships", k, "nature"), f"an owner or employee of {r.company} (an "
+                                "ineligible company) cannot be faculty or planner of accredited education")
+        key = d.email or d.name.strip().lower()
+        facts = tuple(sorted((r.company.strip().lower(), r.nature.strip().lower(), r.ended) for r in d.relationships))
+        first = self.disclosed.get(key)
+        if first is None:
+            self.disclosed[key] = (facts, dp)
+        elif first[0] != facts:
+            other = self.fail(first[1], "")
+            raise self.fail(dp, f"conflicts with {d.name}'s disclosure at {other.field}"
+                            + (f" (line {other.line})" if other.line else ""))
 
     def attention(self, raw: Mapping[str, Any], p: Path_) -> AttentionChecks | None:
         if "attention_checks" not in raw:
@@ -408,9 +530,26 @@ class _Reader:
             profession = self.get(raw, p, "profession", str, "other")
             if profession not in PROFESSIONS:
                 raise self.fail(p + ("profession",), f"unknown profession {profession!r}")
+            given = {k: raw[k] for k in PROFILE_FIELDS if k in raw and k != "profession"}
+            profile = None
+            if given:
+                try:
+                    profile = parse_profile({**given, "profession": profession})
+                except ProfileRejected as exc:
+                    raise self.fail(p + (str(exc.extra.get("field", "")),), exc.reason) from None
             out.append(Account(email, self.get(raw, p, "name", str), Role(role),
-                               self.get(raw, p, "password", str, ""), profession))
+                               self.get(raw, p, "password", str, ""), profession, profile))
         return out
+
+
+def _merged(spans: list[Span]) -> list[Span]:
+    out: list[Span] = []
+    for span in sorted(spans, key=lambda b: b.start):
+        if out and span.start <= out[-1].end:
+            out[-1] = Span(out[-1].start, max(out[-1].end, span.end))
+        else:
+            out.append(span)
+    return out
 
 
 def _toml_locator(text: str) -> Callable[[Path_], int | None]:

@@ -17,7 +17,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from server.catalogue import Session
-from server.errors import BadRequest, Conflict
+from server.errors import BadRequest, Conflict, DisclosureRequired
 
 __all__ = [
     "AlreadyClaimed",
@@ -25,8 +25,10 @@ __all__ = [
     "AmountNotPositive",
     "AttestationMissing",
     "Basis",
+    "ClaimNotOpen",
     "ClaimRejected",
     "ClaimRequest",
+    "ClaimsClosed",
     "CreditClaim",
     "CreditType",
     "CreditTypeNotApplicable",
@@ -40,15 +42,21 @@ __all__ = [
     "Rounding",
     "SessionCredit",
     "SessionStatus",
+    "acpe_contact_hours",
+    "ama_credit",
+    "ancc_contact_hours",
     "applicable_types",
     "ceu",
+    "claim_window",
     "credit_amount",
     "designated_quarters",
     "disclosure_version",
+    "evaluation_outside",
     "faculty_eligible",
     "learner_eligible",
     "parse_amount",
     "parse_claim",
+    "participation_credit",
     "quarters",
     "quarters_of",
     "session_entry",
@@ -144,14 +152,32 @@ class PharmacyProfileMissing(ClaimRejected):
     code = "nabp_profile_missing"
 
 
-class DisclosureRequired(ClaimRejected):
-    code = "disclosure_required"
-
-
 class AlreadyClaimed(Conflict):
     """A second claim of one credit type for one session (corrections go through the organizer)."""
 
     code = "already_claimed"
+
+
+class ClaimNotOpen(Conflict):
+    """Claiming opens when the session's live window ends (so an early claim cannot lock credit low)."""
+
+    code = "claim_not_open"
+
+
+class ClaimsClosed(Conflict):
+    """The conference's claim deadline has passed: claims and amendments go through an organizer."""
+
+    code = "claims_closed"
+
+
+def claim_window(now: datetime, session_end: datetime, deadline: datetime | None) -> None:
+    """Raise ClaimNotOpen before the session ends and ClaimsClosed after the deadline."""
+    if now < session_end:
+        raise ClaimNotOpen(f"claiming opens when the session ends ({session_end.isoformat()})",
+                           opens_at=session_end.isoformat())
+    if deadline is not None and now > deadline:
+        raise ClaimsClosed(f"the claim deadline ({deadline.isoformat()}) has passed; ask an organizer",
+                           deadline=deadline.isoformat())
 
 
 # -- time -> credit -------------------------------------------------------------------------
@@ -182,7 +208,8 @@ class SessionCredit:
     accredited_seconds: float  # the accredited timeline's length
     maximum: Mapping[CreditType, Decimal]  # designated maximum per offered credit type
     minimum_fraction: Decimal = Decimal("0.5")  # of accredited time; below it, no credit
-    rounding: Rounding = Rounding.NEAREST
+    rounding: Rounding = Rounding.NEAREST  # AMA PRA Category 1 (and so participation): nearest or down
+    acpe_completion: Decimal = Decimal("0.9")  # ACPE: fraction of accredited time that completes it
     _max_quarters: dict[CreditType, int] = field(init=False, repr=False, compare=False)
     _min_seconds: float = field(init=False, repr=False, compare=False)
     _offers: frozenset[CreditType] = field(init=False, repr=False, compare=False)
@@ -198,10 +225,10 @@ class SessionCredit:
 
     @classmethod
     def of(cls, accredited_seconds: float, credits: Mapping[str, Decimal],
-           min_participation: Decimal, rounding: str) -> SessionCredit:
+           min_participation: Decimal, rounding: str, acpe_completion: Decimal = Decimal("0.9")) -> SessionCredit:
         """Build from the catalogue's spelling (``Session.credits``, ``Conference.credit_rounding``)."""
         return cls(accredited_seconds, {CreditType(k): Decimal(v) for k, v in credits.items()},
-                   Decimal(min_participation), Rounding(rounding))
+                   Decimal(min_participation), Rounding(rounding), Decimal(acpe_completion))
 
     def offers(self) -> frozenset[CreditType]:
         """Credit types this session can award (participation comes with any designation)."""
@@ -211,20 +238,71 @@ class SessionCredit:
         """Designated maximum of ``ctype`` in quarters (0 if not offered)."""
         return self._max_quarters.get(ctype, 0)
 
+    def rounding_of(self, ctype: CreditType) -> Rounding:
+        """How ``ctype`` rounds: ANCC always down to the quarter hour; AMA and participation by setting."""
+        return Rounding.DOWN if ctype is CreditType.ANCC else self.rounding
+
 
 def credit_amount(seconds: float, rule: SessionCredit, ctype: CreditType,
                   participation_seconds: float | None = None) -> Decimal:
     """Credit for ``seconds`` of countable time: quarter steps, minimum 0.25, capped.
 
     No credit when participation (``participation_seconds``, default ``seconds``) is below the
-    session's minimum fraction of its accredited time.
+    session's minimum fraction of its accredited time. Rounding follows ``rule.rounding_of(ctype)``.
     """
     watched = seconds if participation_seconds is None else participation_seconds
     if watched < rule._min_seconds or watched <= 0:
         return _amount(0)
-    q = quarters(seconds, rule.rounding)
+    q = quarters(seconds, rule.rounding_of(ctype))
     cap = rule.cap(ctype)
     return _amount(min(cap, q))  # q < 1 -> 0: the minimum award is 0.25
+
+
+def ama_credit(rule: SessionCredit, watch_seconds: float) -> Decimal:
+    """AMA PRA Category 1 Credit: quarter credits of participation, nearest or down, capped (AMA PRA Booklet)."""
+    return credit_amount(watch_seconds, rule, CreditType.AMA_PRA_1)
+
+
+def participation_credit(rule: SessionCredit, watch_seconds: float) -> Decimal:
+    """A certificate of participation states the AMA figure for the same time (AMA PRA Booklet)."""
+    if watch_seconds < rule._min_seconds or watch_seconds <= 0:
+        return _amount(0)
+    return _amount(min(rule.cap(CreditType.PARTICIPATION), quarters(watch_seconds, rule.rounding)))
+
+
+def ancc_contact_hours(rule: SessionCredit, watch_seconds: float, evaluation_seconds: float = 0.0) -> Decimal:
+    """Nursing contact hours: watch time plus evaluation time *not overlapping* counted watch time,
+    rounded down to the quarter hour, capped; the minimum participation is judged on watch time."""
+    return credit_amount(watch_seconds + max(evaluation_seconds, 0.0), rule, CreditType.ANCC,
+                         participation_seconds=watch_seconds)
+
+
+def acpe_contact_hours(rule: SessionCredit, watch_seconds: float) -> Decimal:
+    """Pharmacy CE for one session (its own UAN): the whole designation once its completion
+    requirement is met (``acpe_completion`` of the accredited time), otherwise none; no partial credit."""
+    if rule.accredited_seconds <= 0 or watch_seconds <= 0:
+        return _amount(0)
+    if watch_seconds < float(rule.acpe_completion) * rule.accredited_seconds:
+        return _amount(0)
+    return _amount(rule.cap(CreditType.ACPE))
+
+
+def evaluation_outside(span: tuple[float, float] | None, watched: Iterable[tuple[float, float]]) -> float:
+    """Seconds of the evaluation ``span`` (opened, submitted) outside the ``watched`` intervals.
+
+    ANCC counts the time spent evaluating, but a minute spent watching and evaluating at once is
+    one minute: evaluation time counts only where it does not overlap counted watch time.
+    """
+    if span is None or not span[1] > span[0]:
+        return 0.0
+    start, end = span
+    covered = 0.0
+    for s, e in sorted(watched):
+        lo, hi = max(s, start), min(e, end)
+        if hi > lo:
+            covered += hi - lo
+            start = max(start, hi)  # intervals may overlap: count each second once
+    return max(0.0, (span[1] - span[0]) - covered)
 
 
 def applicable_types(offered: Iterable[CreditType], profession: Profession) -> tuple[CreditType, ...]:
@@ -244,13 +322,20 @@ def learner_eligible(rule: SessionCredit, profession: Profession, watch_seconds:
                      evaluation_seconds: float = 0.0) -> dict[CreditType, Decimal]:
     """Eligible credit per applicable type for a learner's (once-counted) watch time.
 
-    ANCC counts the time spent on the evaluation too; the minimum participation is judged on
-    watch time alone. Faculty use ``faculty_eligible`` for sessions they present in.
+    Each credit type has its own rule: ``ama_credit``, ``ancc_contact_hours`` (with the
+    evaluation time that does not overlap watching), ``acpe_contact_hours`` (whole session or
+    nothing), ``participation_credit`` (the AMA figure). Faculty use ``faculty_eligible``.
     """
     out: dict[CreditType, Decimal] = {}
     for ctype in _applicable(rule._offers, profession):
-        counted = watch_seconds + evaluation_seconds if ctype is CreditType.ANCC else watch_seconds
-        out[ctype] = credit_amount(counted, rule, ctype, participation_seconds=watch_seconds)
+        if ctype is CreditType.ANCC:
+            out[ctype] = ancc_contact_hours(rule, watch_seconds, evaluation_seconds)
+        elif ctype is CreditType.ACPE:
+            out[ctype] = acpe_contact_hours(rule, watch_seconds)
+        elif ctype is CreditType.PARTICIPATION:
+            out[ctype] = participation_credit(rule, watch_seconds)
+        else:
+            out[ctype] = ama_credit(rule, watch_seconds)
     return out
 
 
@@ -340,13 +425,15 @@ def validate_claim(claim: ClaimRequest, *, learner: Learner, eligible: Mapping[C
     if ctype not in offered and ctype not in eligible:
         raise CreditTypeNotOffered(f"this session does not offer {ctype.value}")
     if ctype not in eligible and ctype not in applicable_types(offered, learner.profession):
-        raise CreditTypeNotApplicable(f"{ctype.value} does not apply to the profession {learner.profession.value}")
+        raise CreditTypeNotApplicable(f"{ctype.value} does not apply to the profession {learner.profession.value}; "
+                                      "if your profession is wrong, correct it in your profile", profile="/profile")
     if not claim.attest:
         raise AttestationMissing("the attestation must be accepted")
     if evaluation_required and not evaluation_done:
         raise EvaluationRequired("complete the session evaluation before claiming")
     if ctype is CreditType.ACPE and not learner.cpe_ready:
-        raise PharmacyProfileMissing("pharmacy credit needs your NABP e-Profile ID and month/day of birth")
+        raise PharmacyProfileMissing("pharmacy credit needs your NABP e-Profile ID and month/day of birth: "
+                                     "add them to your profile", profile="/profile")
     if claim.amount <= 0:
         raise AmountNotPositive("the amount must be at least 0.25")
     q = quarters_of(claim.amount)
@@ -411,7 +498,7 @@ def session_entry(rule: SessionCredit | None, eligible: Mapping[CreditType, Deci
 def disclosure_version(session: Session) -> str:
     """A hash of everything the disclosure screen shows: any change asks for a new acknowledgement."""
     shown = {
-        "people": [[d.name, d.role, d.mitigated, [[r.company, r.nature] for r in d.relationships]]
+        "people": [[d.name, d.role, d.mitigated, [[r.company, r.nature, r.ended, r.mitigation] for r in d.relationships]]
                    for d in session.disclosures],
         "supporters": list(session.commercial_supporters),
     }

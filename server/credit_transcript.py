@@ -29,6 +29,8 @@ __all__ = ["CreditInputs", "Measured", "TranscriptEntry", "basis_for", "certific
            "session_rule", "transcript", "transcripts"]
 
 _RULES: dict[tuple[int, str], tuple[Session, SessionCredit]] = {}
+TEACHING = "credit for teaching"  # faculty credit's label (AMA: 2 credits per hour presented)
+LEARNING = "credit for participation"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,7 @@ class TranscriptEntry:
             "claimed": {t.value: str(a) for t, a in self.claimed.items()},
             "status": self.status.value,
             "basis": self.basis.value,
+            "label": TEACHING if self.basis is Basis.FACULTY else LEARNING,
             "evaluation": "done" if self.evaluation_seconds is not None else
                           ("required" if self.evaluation_required else "none"),
         }
@@ -72,12 +75,13 @@ def session_rule(session: Session, conference: Conference) -> SessionCredit | No
     """The session's credit designation, or None when it is not accredited (cached per session)."""
     if not session.accredited or not session.credits:
         return None
-    key = (id(session), conference.credit_rounding)
+    key = (id(session), f"{conference.credit_rounding}:{conference.acpe_completion}")
     hit = _RULES.get(key)
     if hit is not None and hit[0] is session:
         return hit[1]
     seconds = sum(span.seconds for span in session.accredited_timeline())
-    rule = SessionCredit.of(seconds, session.credits, session.min_participation, conference.credit_rounding)
+    rule = SessionCredit.of(seconds, session.credits, session.min_participation, conference.credit_rounding,
+                            conference.acpe_completion)
     _RULES[key] = (session, rule)
     return rule
 

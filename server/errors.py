@@ -8,6 +8,8 @@ __all__ = [
     "BadRequest",
     "Conflict",
     "CsrfFailed",
+    "DisclosureRequired",
+    "HistoryRewrite",
     "NotAllowed",
     "NotAuthenticated",
     "NotFound",
@@ -56,6 +58,13 @@ class CsrfFailed(NotAllowed):
     code = "csrf"
 
 
+class DisclosureRequired(NotAllowed):
+    """An accredited session's current disclosure is not acknowledged yet (ACCME Standard 3:
+    learners see it before they engage), so nothing the learner does there counts or is accepted."""
+
+    code = "disclosure_required"
+
+
 class NotFound(RoundsError):
     status = 404
     code = "not_found"
@@ -64,6 +73,12 @@ class NotFound(RoundsError):
 class Conflict(RoundsError):
     status = 409
     code = "conflict"
+
+
+class HistoryRewrite(Conflict):
+    """An import would change sessions that already have evidence or claims (use --amend)."""
+
+    code = "history_rewrite"
 
 
 class TooLarge(RoundsError):

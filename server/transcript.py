@@ -21,6 +21,7 @@ from .attendance import (
     Intervals,
     attention_gaps,
     attribute_once,
+    clip,
     from_spans,
     intersect,
     media_intervals,
@@ -59,7 +60,15 @@ def timeline(session: Session) -> Intervals:
     if hit is None or hit[0] is not session:
         if len(_TIMELINES) > _CACHE_LIMIT:  # catalogues reloaded many times: start over
             _TIMELINES.clear()
-        hit = (session, from_spans(session.accredited_timeline()))
+        current = from_spans(session.accredited_timeline())
+        if session.history:  # evidence counts under the version in force when it was recorded
+            pieces: list[tuple[float, float]] = []
+            since = float("-inf")
+            for until, spans in session.history:
+                pieces.extend(clip(spans, (since, until)))
+                since = until
+            current = union([*pieces, *clip(current, (since, INF))])
+        hit = (session, current)
         _TIMELINES[id(session)] = hit
     return hit[1]
 

@@ -17,7 +17,7 @@ from server.accounts import User
 from server.app import create_app
 from server.catalogue import Role
 from server.settings import ROOT, Settings, load_settings
-from server.state import ACCOUNTS, SETTINGS
+from server.state import ACCOUNTS, ENGINE, SETTINGS
 from server.tokens import mint_token
 from tests.services import PostgresServer, RedisServer
 
@@ -111,19 +111,41 @@ class Person:
 
 
 async def add_person(app: web.Application, email: str, role: Role, name: str = "", profession: str = "physician",
-                     password: str = "") -> Person:
+                     password: str = "", acknowledged: bool = True) -> Person:
+    """A new account with a token; ``acknowledged``: it has acknowledged every current disclosure."""
     user = await app[ACCOUNTS].create(email, name or email.split("@")[0].title(), role, password, profession)
-    return Person(user, mint_token(app[SETTINGS].secret_key, user.id, 3600))
+    person = Person(user, mint_token(app[SETTINGS].secret_key, user.id, 3600))
+    if acknowledged:
+        await acknowledge_all(app, [person])
+    return person
 
 
 @pytest.fixture
-async def people(server: TestServer) -> dict[str, Person]:
+async def people(server: TestServer, request: pytest.FixtureRequest) -> dict[str, Person]:
     """One person per role, assigned as in the demo conference.
 
     ``faculty`` teaches and ``moderator`` moderates ``heart-failure-2026``; ``exhibitor`` staffs
     ``meridian``; ``other_moderator`` moderates only day-2 sessions; ``attendee2`` is a second learner.
+    Everyone has acknowledged every accredited session's current disclosure, as a learner does
+    before watching, unless the test is marked ``unacknowledged`` (the disclosure gate's tests).
     """
-    app = server.app
+    return await _people(server.app, request.node.get_closest_marker("unacknowledged") is None)
+
+
+async def acknowledge_all(app: web.Application, persons: Any) -> None:
+    """Record each person's acknowledgement of every accredited session's current disclosure."""
+    from server.credit import disclosure_version
+    from server.state import CATALOGUE, CLOCK
+    from server.store.credit import CreditStore
+
+    store = CreditStore(app[ENGINE])
+    for person in persons:
+        for session in app[CATALOGUE].sessions:
+            if session.accredited:
+                await store.acknowledge(person.user.id, session.id, disclosure_version(session), app[CLOCK].now())
+
+
+async def _people(app: web.Application, acknowledged: bool) -> dict[str, Person]:
     spec = {
         "organizer": ("organizer@demo.rounds", Role.ORGANIZER, "other"),
         "faculty": ("ana.okafor@demo.rounds", Role.FACULTY, "physician"),
@@ -136,7 +158,8 @@ async def people(server: TestServer) -> dict[str, Person]:
         "attendee2": ("tom.nguyen@demo.rounds", Role.ATTENDEE, "nurse"),
         "pharmacist": ("priya.shah@demo.rounds", Role.ATTENDEE, "pharmacist"),
     }
-    return {key: await add_person(app, email, role, profession=prof) for key, (email, role, prof) in spec.items()}
+    return {key: await add_person(app, email, role, profession=prof, acknowledged=acknowledged)
+            for key, (email, role, prof) in spec.items()}
 
 
 SioFactory = Callable[..., Awaitable[socketio.AsyncClient]]

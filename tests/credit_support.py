@@ -25,6 +25,15 @@ def advance(app: web.Application, seconds: float) -> None:
     app[CLOCK].advance(seconds)
 
 
+def after_the_session(app: web.Application, session_id: str = HF) -> None:
+    """Move the conference clock past the session's end, when claiming opens (if not there yet)."""
+    session = app[CATALOGUE].session(session_id)
+    assert session is not None
+    left = (session.end - app[CLOCK].now()).total_seconds()
+    if left >= 0:
+        advance(app, left + 1)
+
+
 async def watch(app: web.Application, person: Person, session_id: str, minutes: float, tab: str = "tab") -> None:
     """The person's player receives media and their page reports visible+playing for ``minutes``.
 
@@ -38,6 +47,19 @@ async def watch(app: web.Application, person: Person, session_id: str, minutes: 
     advance(app, minutes * 60)
     await app[LEDGER].heartbeat(uid, session, tab, False, True)
     await app[EVIDENCE].viewer_stopped(session_id, f"viewer-{uid}-{tab}", uid)
+
+
+async def watch_together(app: web.Application, persons: list[Person], session_id: str, minutes: float) -> None:
+    """Like ``watch``, for several people side by side over the same ``minutes``."""
+    session = app[CATALOGUE].session(session_id)
+    assert session is not None
+    for p in persons:
+        await app[EVIDENCE].viewer_started(session_id, f"viewer-{p.user.id}-together", p.user.id)
+        await app[LEDGER].heartbeat(p.user.id, session, "together", True, True)
+    advance(app, minutes * 60)
+    for p in persons:
+        await app[LEDGER].heartbeat(p.user.id, session, "together", False, True)
+        await app[EVIDENCE].viewer_stopped(session_id, f"viewer-{p.user.id}-together", p.user.id)
 
 
 async def set_profile(app: web.Application, person: Person, **values: Any) -> None:

@@ -18,7 +18,7 @@ async def test_sessions_filter_by_state(client: TestClient) -> None:
     assert len(everything) == 10 and len(upcoming) == 9
     first = live[0]
     assert set(first) >= {"id", "title", "format", "start", "end", "state", "faculty", "credits"}
-    assert first["credits"] == {"ama_pra_1": "1.5", "ancc": "1.5", "acpe": "1.5"}
+    assert first["credits"] == {"ama_pra_1": "1.25", "ancc": "1.25", "acpe": "1.25"}  # 85 minutes of instruction
     assert first["faculty"] == ["Ana Okafor, MD, FACC"]
 
 

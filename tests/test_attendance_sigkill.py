@@ -64,6 +64,11 @@ async def test_sigkill_mid_watch_loses_at_most_one_heartbeat_of_watch_time(tmp_p
     async with aiohttp.ClientSession() as http:
         async with serving(env) as served:
             base, server = served.url.rstrip("/"), served.proc
+            auth = {"Authorization": f"Bearer {maria}"}
+            async with http.get(f"{base}/api/sessions/{S}", headers=auth) as resp:  # the disclosure first
+                version = (await resp.json())["disclosure"]["version"]
+            async with http.post(f"{base}/api/sessions/{S}/disclosure", json={"version": version}, headers=auth) as resp:
+                assert resp.status == 200
             publisher.addTransceiver(PatternTrack(), direction="sendonly")
             answer = await sdp_post(http, f"{base}/whip/{S}", faculty, publisher)
             await publisher.setRemoteDescription(RTCSessionDescription(answer, "answer"))

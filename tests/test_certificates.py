@@ -15,7 +15,7 @@ from server.catalogue import Role
 from server.certificates import CertificateText, render_certificate
 from server.settings import Settings
 from tests.conftest import Person, add_person, make_settings
-from tests.credit_support import HF, acknowledge, evaluate, set_profile, watch
+from tests.credit_support import HF, acknowledge, after_the_session, evaluate, set_profile, watch
 
 People = dict[str, Person]
 
@@ -35,6 +35,7 @@ async def claimed(client: TestClient, person: Person, ctype: str = "ama_pra_1", 
     await acknowledge(client, person, HF)
     await watch(client.app, person, HF, 75)
     await evaluate(client, person, HF)
+    after_the_session(client.app)  # claiming opens when the session ends
     resp = await client.post(f"/api/sessions/{HF}/claim", json={"credit_type": ctype, "amount": amount,
                                                                  "attest": True}, headers=person.auth)
     assert resp.status == 201, await resp.text()

@@ -20,7 +20,9 @@ from server.store.accounts import AccountStore
 from server.store.credit import CreditStore
 from server.store.db import connect, migrate
 from tests.conftest import Person, make_settings
-from tests.credit_support import HF, acknowledge, audit_rows, evaluate, watch
+from tests.credit_support import HF, acknowledge, after_the_session, audit_rows, evaluate, watch
+
+pytestmark = pytest.mark.unacknowledged  # these tests pass the disclosure gate themselves
 
 People = dict[str, Person]
 
@@ -34,9 +36,13 @@ async def test_claim_form_rerenders_with_the_reason_and_records_nothing(client: 
     maria = people["attendee"]
     await acknowledge(client, maria, HF)
     await watch(client.app, maria, HF, 75)
+    live = await (await client.get(f"/sessions/{HF}/claim", headers=maria.auth)).text()
+    assert 'id="claim-opens"' in live and "<form" not in live.split("<main", 1)[1]  # no claim while live
+    after_the_session(client.app)
     page = await client.get(f"/sessions/{HF}/claim", headers=maria.auth)
     assert 'href="/sessions/heart-failure-2026/evaluation"' in await page.text()  # evaluation first
     await evaluate(client, maria, HF)
+    after_the_session(client.app)  # claiming opens when the session ends
     html = await (await client.get(f"/sessions/{HF}/claim", headers=maria.auth)).text()
     assert 'max="1.25"' in html and 'value="1.25"' in html
     assert "commensurate with the extent of my participation" in html
@@ -76,6 +82,7 @@ async def test_transcript_page_lists_sessions_with_status_and_certificates(clien
     await acknowledge(client, maria, HF)
     await watch(client.app, maria, HF, 75)
     await evaluate(client, maria, HF)
+    after_the_session(client.app)  # claiming opens when the session ends
     await client.post(f"/api/sessions/{HF}/claim", json={"credit_type": "ama_pra_1", "amount": "1.25", "attest": True},
                       headers=maria.auth)
     html = await (await client.get("/transcript", headers=maria.auth)).text()
@@ -98,6 +105,7 @@ async def test_organizer_corrects_through_the_form_and_sees_the_audit_log(client
     await acknowledge(client, maria, HF)
     await watch(client.app, maria, HF, 75)
     await evaluate(client, maria, HF)
+    after_the_session(client.app)  # claiming opens when the session ends
     await client.post(f"/api/sessions/{HF}/claim", json={"credit_type": "ama_pra_1", "amount": "1.25", "attest": True},
                       headers=maria.auth)
     page = await (await client.get(f"/organizer/credit?session={HF}", headers=organizer.auth)).text()

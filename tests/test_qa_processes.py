@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,10 @@ import pytest
 import socketio
 
 from server.catalogue import Role
+from server.credit import disclosure_version
 from server.store.accounts import AccountStore
+from server.store.catalogue import load_catalogue
+from server.store.credit import CreditStore
 from server.store.db import connect
 from server.tokens import mint_token
 from tests.processes import Served, clean_env, serving
@@ -49,9 +53,14 @@ async def _tokens(database: str) -> dict[str, str]:
     people = {"moderator": ("sam.reyes@demo.rounds", Role.MODERATOR), "attendee": ("maria@example.org", Role.ATTENDEE),
               "attendee2": ("tom@example.org", Role.ATTENDEE)}
     tokens = {}
+    catalogue = await load_catalogue(engine)
     for key, (email, role) in people.items():
         user = await store.create(email, key.title(), role)
         tokens[key] = mint_token(SECRET.encode(), user.id, 3600)
+        for session in catalogue.sessions:  # learners read the disclosure before they ask (Standard 3)
+            if session.accredited:
+                await CreditStore(engine).acknowledge(user.id, session.id, disclosure_version(session),
+                                                      datetime.now(UTC))
     await engine.dispose()
     return tokens
 

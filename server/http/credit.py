@@ -7,21 +7,24 @@ watch-time feature and the disclosure fields of ``GET /api/sessions/{id}``.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
 from aiohttp import web
 
+from .. import disclosure_gate
 from ..accounts import User
 from ..authz import Action, allowed
-from ..catalogue import Role, Session, SessionState
+from ..catalogue import Session, SessionState
 from ..credit import ClaimRejected, CreditType, disclosure_version, parse_claim
-from ..credit_transcript import TranscriptEntry
-from ..errors import BadRequest, NotFound
+from ..credit_transcript import TranscriptEntry, session_rule
+from ..errors import BadRequest, Conflict, DisclosureRequired, NotFound
 from ..state import CATALOGUE, CLOCK, ENGINE
 from ..store.credit import CreditStore
 from ..transcript import Transcript, transcript_extras
-from . import credit_reports
+from . import credit_reports, credit_requests, profile
 from .api import json_object, session_extras
 from .credit_service import (
     CREDIT_STORE,
@@ -29,6 +32,7 @@ from .credit_service import (
     evaluation_token,
     ledger,
     make_claim,
+    request_more,
     submit_evaluation,
     verification,
 )
@@ -54,11 +58,7 @@ async def _page_user(request: web.Request, action: Action, target: str | None = 
     return await require(request, action, target)
 
 
-def _gated(user: User, session: Session) -> bool:
-    """Learners see the disclosure first; the session's own faculty, moderators and organizers run it."""
-    if not session.accredited or user.role is Role.ORGANIZER:
-        return False
-    return session.id not in user.faculty_of and session.id not in user.moderates
+_gated = disclosure_gate.gated
 
 
 async def _disclosure_gate(request: web.Request, session: Session, user: User) -> web.StreamResponse | None:
@@ -88,6 +88,7 @@ async def _acknowledge(request: web.Request, session: Session, version: str) -> 
     if version != disclosure_version(session):
         raise BadRequest("the disclosure changed since you opened it; read it again", field="version")
     await request.app[CREDIT_STORE].acknowledge(user.id, session.id, version, request.app[CLOCK].now())
+    request.app[disclosure_gate.GATE].remember(user.id, session.id, version)
     return user
 
 
@@ -172,9 +173,23 @@ async def claim_page(request: web.Request) -> web.StreamResponse:
 
 
 def _claim_context(request: web.Request, session: Session, entry: TranscriptEntry | None,
-                   error: str | None = None) -> dict[str, Any]:
-    return {"session": session, "entry": entry, "error": error,
-            "live": session.state(request.app[CLOCK].now()) is SessionState.LIVE}
+                   error: str | None = None, fix: str = "") -> dict[str, Any]:
+    cat = request.app[CATALOGUE]
+    zone = ZoneInfo(cat.conference.timezone)
+    now = request.app[CLOCK].now()
+    deadline = cat.conference.claims_close(cat.sessions)
+    return {"session": session, "entry": entry, "error": error, "fix": fix,
+            "live": session.state(now) is SessionState.LIVE, "open": now >= session.end,
+            "opens_at": f"{session.end.astimezone(zone):%H:%M %Z, %d %B %Y}",
+            "closed": deadline is not None and now > deadline,
+            "deadline": f"{deadline.astimezone(zone):%d %B %Y, %H:%M %Z}" if deadline else "",
+            "maximum": {t: Decimal(q * 25).scaleb(-2) for t in CreditType
+                        if (q := _cap(request, session, t))}}
+
+
+def _cap(request: web.Request, session: Session, ctype: CreditType) -> int:
+    rule = session_rule(session, request.app[CATALOGUE].conference)
+    return rule.cap(ctype) if rule is not None else 0
 
 
 @routes.post("/sessions/{id}/claim")
@@ -186,9 +201,9 @@ async def claim_form(request: web.Request) -> web.StreamResponse:
                "attest": form.get("attest") in ("on", "yes", "true")}
     try:
         await make_claim(request.app, user, session, parse_claim(payload))
-    except (ClaimRejected, BadRequest) as exc:
+    except (ClaimRejected, BadRequest, DisclosureRequired, Conflict) as exc:
         entry = await _entry(request.app, user, session)
-        context = _claim_context(request, session, entry, exc.reason)
+        context = _claim_context(request, session, entry, exc.reason, str(exc.extra.get("profile", "")))
         return aiohttp_jinja2.render_template("claim.html", request, context, status=400)
     raise web.HTTPSeeOther("/transcript")
 
@@ -198,10 +213,35 @@ async def claim_api(request: web.Request) -> web.Response:
     """``{"credit_type", "amount", "attest": true}`` -> 201 with the claim; 400 with a reason; 409."""
     session = _session(request)
     user = await require(request, Action.CLAIM_CREDIT)
-    claim = await make_claim(request.app, user, session, parse_claim(await json_object(request)))
+    claim, amended = await make_claim(request.app, user, session, parse_claim(await json_object(request)))
     return web.json_response({"claim": {"session": claim.session_id, "credit_type": claim.credit_type.value,
                                         "amount": str(claim.amount), "basis": claim.basis.value,
-                                        "attested_at": claim.attested_at.isoformat()}}, status=201)
+                                        "attested_at": claim.attested_at.isoformat()},
+                              "amended": amended}, status=200 if amended else 201)
+
+
+@routes.post("/api/sessions/{id}/credit-requests")
+async def request_api(request: web.Request) -> web.Response:
+    """``{"credit_type", "amount", "reason", "attest": true}``: ask for more than measured (organizer queue)."""
+    session = _session(request)
+    user = await require(request, Action.CLAIM_CREDIT)
+    found = await request_more(request.app, user, session, await json_object(request))
+    return web.json_response({"request": found.json()}, status=201)
+
+
+@routes.post("/sessions/{id}/credit-requests")
+async def request_form(request: web.Request) -> web.StreamResponse:
+    session = _session(request)
+    user = await _page_user(request, Action.CLAIM_CREDIT)
+    form = {k: str(v) for k, v in (await request.post()).items() if isinstance(v, str)}
+    payload: dict[str, Any] = {**form, "attest": form.get("attest") in ("on", "yes", "true")}
+    try:
+        await request_more(request.app, user, session, payload)
+    except (ClaimRejected, BadRequest, DisclosureRequired, Conflict) as exc:
+        entry = await _entry(request.app, user, session)
+        context = _claim_context(request, session, entry, exc.reason)
+        return aiohttp_jinja2.render_template("claim.html", request, context, status=400)
+    raise web.HTTPSeeOther("/transcript")
 
 
 # -- transcript, certificates, verification ---------------------------------------------------
@@ -214,7 +254,10 @@ async def transcript_page(request: web.Request) -> web.StreamResponse:
         raise login_redirect(request)
     user = await signed_in(request)
     entries, totals = await ledger(request.app, user)
-    context = {"entries": entries, "totals": totals, "can_claim": allowed(user, Action.CLAIM_CREDIT)}
+    cat = request.app[CATALOGUE]
+    requests = [(r, cat.session(r.session_id)) for r in await request.app[CREDIT_STORE].requests(user_id=user.id)]
+    context = {"entries": entries, "totals": totals, "can_claim": allowed(user, Action.CLAIM_CREDIT),
+               "requests": requests}
     return aiohttp_jinja2.render_template("transcript.html", request, context)
 
 
@@ -250,7 +293,10 @@ async def _entry(app: web.Application, user: User, session: Session) -> Transcri
 
 async def _transcript_extra(app: web.Application, user: User, transcript: Transcript) -> dict[str, Any]:
     entries, totals = await ledger(app, user, transcript)
-    return {"sessions": {e.session.id: e.json() for e in entries},
+    asked: dict[str, list[dict[str, Any]]] = {}
+    for r in await app[CREDIT_STORE].requests(user_id=user.id):
+        asked.setdefault(r.session_id, []).append({k: v for k, v in r.json().items() if k not in ("user_id",)})
+    return {"sessions": {e.session.id: e.json() | {"requests": asked.get(e.session.id, [])} for e in entries},
             "total": {"claimed": {t.value: str(a) for t, a in totals.items()}}}
 
 
@@ -271,8 +317,11 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
 def setup(app: web.Application) -> None:
     """Credit: learner pages and API, the disclosure gate, organizer reports, transcript fields."""
     app.cleanup_ctx.append(_store)
+    disclosure_gate.install(app)
     app.router.add_routes(routes)
     credit_reports.setup(app)
+    credit_requests.setup(app)
+    profile.setup(app)
     session_gates(app).append(_disclosure_gate)
     session_extras(app).append(_session_extra)
     transcript_extras(app).append(_transcript_extra)

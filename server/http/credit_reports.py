@@ -7,34 +7,43 @@ audit log. ``rounds export credits --format csv|cpe`` prints the same exports as
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp_jinja2
+import sqlalchemy as sa
 from aiohttp import web
 
+from .. import disclosure_gate
+from ..accounts import User
 from ..authz import Action
-from ..catalogue import Session
+from ..catalogue import Role, Session
 from ..credit import (
     Basis,
+    CreditClaim,
     CreditType,
     CreditTypeNotApplicable,
     CreditTypeNotOffered,
+    PharmacyProfileMissing,
     Profession,
     applicable_types,
     faculty_eligible,
     parse_amount,
     quarters_of,
 )
+from ..credit_report import Attendee, report_rows
 from ..credit_transcript import basis_for, learner_of, session_rule
 from ..errors import BadRequest, NotFound
 from ..reports.credit import credit_export
 from ..state import ACCOUNTS, CATALOGUE, CLOCK, ENGINE
-from ..store.attendance import AttendanceStore
-from ..transcript import transcript_for
+from ..store.attendance import AttendanceStore, Recorded
+from ..store.credit import _aware, _claim, credit_claims, disclosure_acks, evaluations
+from ..store.schema import assignments, users
 from .api import json_object
-from .credit_service import CREDIT_STORE, ledger
+from .credit_service import CREDIT_STORE
 from .identity import current_user, require
 from .pages import login_redirect
 
@@ -46,28 +55,58 @@ routes = web.RouteTableDef()
 # -- reports ----------------------------------------------------------------------------------
 
 
+async def attendees(app: web.Application, session_ids: Iterable[str] | None = None) -> list[Attendee]:
+    """Everyone with evidence or claims (in these sessions, or anywhere): a handful of queries in all."""
+    engine, cat = app[ENGINE], app[CATALOGUE]
+    recorded = await AttendanceStore(engine).recorded()  # every session: parallel sessions count once
+    wanted = None if session_ids is None else set(session_ids)
+    async with engine.connect() as conn:
+        claim_rows = list(await conn.execute(sa.select(credit_claims).where(credit_claims.c.quarters > 0)
+                                             .order_by(credit_claims.c.id)))
+        ids = {uid for uid, sid in recorded if wanted is None or sid in wanted}
+        ids |= {r.user_id for r in claim_rows if wanted is None or r.session_id in wanted}
+        users_rows = list(await conn.execute(sa.select(users).where(users.c.id.in_(ids))))
+        emails = [r.email for r in users_rows]
+        kinds: dict[str, dict[str, set[str]]] = {}
+        for r in await conn.execute(sa.select(assignments).where(assignments.c.email.in_(emails))):
+            kinds.setdefault(r.email, {}).setdefault(r.kind, set()).add(r.target)
+        spans: dict[int, dict[str, tuple[float, float]]] = {}
+        for r in await conn.execute(sa.select(evaluations.c.user_id, evaluations.c.session_id, evaluations.c.seconds,
+                                              evaluations.c.submitted_at).where(evaluations.c.user_id.in_(ids))):
+            end = _aware(r.submitted_at).timestamp()
+            spans.setdefault(r.user_id, {})[r.session_id] = (end - float(r.seconds), end)
+        acks: dict[int, dict[str, tuple[str, datetime]]] = {}
+        first: dict[int, dict[str, float]] = {}
+        for r in await conn.execute(sa.select(disclosure_acks).where(disclosure_acks.c.user_id.in_(ids))
+                                    .order_by(disclosure_acks.c.at, disclosure_acks.c.id)):
+            at = _aware(r.at)
+            acks.setdefault(r.user_id, {})[r.session_id] = (r.version, at)
+            first.setdefault(r.user_id, {}).setdefault(r.session_id, at.timestamp())
+    claims: dict[int, list[CreditClaim]] = {}
+    for r in claim_rows:
+        claims.setdefault(r.user_id, []).append(_claim(r))
+    evidence: dict[int, dict[str, Recorded]] = {}
+    for (uid, sid), rec in recorded.items():
+        evidence.setdefault(uid, {})[sid] = rec
+    out = []
+    for r in sorted(users_rows, key=lambda r: r.id):
+        mine = kinds.get(r.email, {})
+        user = User(r.id, r.email, r.name, Role(r.role), r.profession, frozenset(mine.get("faculty", ())),
+                    frozenset(mine.get("moderator", ())))
+        starts = {s.id: first.get(r.id, {}).get(s.id, float("inf")) for s in cat.sessions
+                  if disclosure_gate.gated(user, s)}
+        out.append(Attendee(r.id, r.name, r.email, r.profession,
+                            learner_of(r.profession, r.nabp_eprofile_id, r.dob_month, r.dob_day),
+                            user.faculty_of, evidence.get(r.id, {}), spans.get(r.id, {}),
+                            tuple(claims.get(r.id, ())), acks.get(r.id, {}), starts))
+    return out
+
+
 async def session_report(app: web.Application, session: Session) -> list[dict[str, Any]]:
-    """Who attended one session, for how long, eligible and claimed credit."""
-    store = app[CREDIT_STORE]
-    recorded = await AttendanceStore(app[ENGINE]).recorded(session_id=session.id)
-    user_ids = {uid for uid, _ in recorded} | {c.user_id for c in await store.session_claims(session.id)}
-    rows = []
-    for uid in sorted(user_ids):
-        user = await app[ACCOUNTS].by_id(uid)
-        if user is None:
-            continue
-        t = await transcript_for(app, uid)
-        entries, _ = await ledger(app, user, t)
-        entry = next((e for e in entries if e.session.id == session.id), None)
-        line = t.session(session.id)
-        rows.append({
-            "user_id": uid, "name": user.name, "email": user.email, "profession": user.profession,
-            "watch_seconds": int(line.watch_seconds) if line else 0,
-            "counted_seconds": int(line.counted_seconds) if line else 0,
-            "faculty_seconds": int(line.faculty_seconds) if line else 0,
-            **(entry.json() if entry else {"eligible": {}, "claimed": {}, "status": "not_attended"}),
-        })
-    return rows
+    """Who attended one session, for how long, eligible and claimed credit (the batch path)."""
+    people = await attendees(app, [session.id])
+    rows = report_rows(app[CATALOGUE], people, app[CLOCK].timestamp(), app[CLOCK].now(), frozenset({session.id}))
+    return rows.get(session.id, [])
 
 
 def _report_session(request: web.Request, name: str = "session") -> Session | None:
@@ -148,6 +187,9 @@ async def correct(request: web.Request, fields: dict[str, Any]) -> dict[str, Any
         applies = ctype in applicable_types(rule.offers(), learner.profession)
     if not applies:
         raise CreditTypeNotApplicable(f"{ctype.value} does not apply to this learner in this session")
+    if ctype is CreditType.ACPE and amount > 0 and not learner.cpe_ready:  # the same check as a claim
+        raise PharmacyProfileMissing("this pharmacist's profile has no NABP e-Profile ID and month/day of birth; "
+                                     "CPE Monitor cannot accept the credit", profile="/profile")
     if amount < 0 or quarters_of(amount) > quarters_of(limit):
         raise BadRequest(f"the amount must be between 0 and {limit}", field="amount")
     before, after = await app[CREDIT_STORE].correct(target.id, session.id, ctype, basis, amount, actor.email,

@@ -7,6 +7,7 @@ credit the same way (``server.credit_transcript``) from the watch-time feature's
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -15,20 +16,23 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from .. import disclosure_gate
 from ..accounts import User
 from ..catalogue import Catalogue, Session
 from ..certificates import TITLES, CertificateText, render_certificate
 from ..credit import (
-    AlreadyClaimed,
     Basis,
     ClaimRequest,
     CreditClaim,
     CreditType,
+    CreditTypeNotApplicable,
     CreditTypeNotOffered,
-    DisclosureRequired,
+    claim_window,
     designated_quarters,
+    parse_claim,
     validate_claim,
 )
+from ..credit_report import evaluation_seconds, measured_of
 from ..credit_transcript import (
     Measured,
     TranscriptEntry,
@@ -40,12 +44,14 @@ from ..credit_transcript import (
     transcript,
 )
 from ..errors import BadRequest, NotFound, RoundsError
-from ..state import CATALOGUE, CLOCK, SETTINGS
-from ..store.credit import CreditStore
+from ..state import CATALOGUE, CLOCK, ENGINE, SETTINGS
+from ..store.catalogue import session_history
+from ..store.credit import CreditRequest, CreditStore
+from ..store.profile import ProfileStore
 from ..transcript import Transcript, transcript_for
 
 __all__ = ["CREDIT_STORE", "EVALUATION_MAX_SECONDS", "Superseded", "certificate_pdf", "conference_dates",
-           "evaluation_token", "ledger", "make_claim", "measured_of", "submit_evaluation", "verification"]
+           "evaluation_token", "ledger", "make_claim", "measured_of", "request_more", "submit_evaluation", "verification"]
 
 CREDIT_STORE = web.AppKey("credit_store", CreditStore)
 # ANCC counts the time spent on the evaluation; a form left open for hours must not become credit.
@@ -60,12 +66,24 @@ class Superseded(RoundsError):
     code = "superseded"
 
 
-def measured_of(t: Transcript) -> dict[str, Measured]:
-    """Credit's view of a transcript: time counted once across parallel sessions, faculty time."""
-    # The transcript's intervals are normalised (disjoint): summing them is their total.
-    return {s.session.id: Measured(float(sum(e - b for b, e in s.counted)),
-                                   float(sum(e - b for b, e in s.published)) if s.published else 0.0)
-            for s in t.sessions}
+async def conference_sessions(app: web.Application) -> list[str]:
+    """The conference's session ids, with those a ``--amend`` import renamed or dropped (their claims stand)."""
+    cat = app[CATALOGUE]
+    async with app[CREDIT_STORE].engine.connect() as conn:
+        stored = await session_history(conn, cat.conference.id)
+    return [s.id for s in cat.sessions] + sorted(sid for sid in stored if cat.session(sid) is None)
+
+
+async def evaluation_credit(app: web.Application, user: User, t: Transcript) -> dict[str, float]:
+    """Session id -> evaluation seconds that count (ANCC): only where the learner was not watching."""
+    return evaluation_seconds(t, await app[CREDIT_STORE].evaluation_spans(user.id))
+
+
+async def ack_starts(app: web.Application, user: User) -> dict[str, float]:
+    """Gated sessions -> when the user first acknowledged a disclosure there (inf: never)."""
+    first = await app[CREDIT_STORE].first_acknowledgements(user.id)
+    return {s.id: first[s.id].timestamp() if s.id in first else float("inf")
+            for s in app[CATALOGUE].sessions if disclosure_gate.gated(user, s)}
 
 
 async def ledger(app: web.Application, user: User, t: Transcript | None = None
@@ -76,33 +94,85 @@ async def ledger(app: web.Application, user: User, t: Transcript | None = None
     profile = await store.profile(user.id)
     learner = learner_of(profile.profession, profile.nabp_eprofile_id, profile.dob_month, profile.dob_day)
     claims = await store.claims(user.id)
-    evaluations = await store.evaluation_seconds(user.id)
-    entries = transcript(cat, learner, user.faculty_of, measured_of(t), evaluations, claims, app[CLOCK].now())
-    return entries, certificate_totals(claims, [s.id for s in cat.sessions])
+    evaluations = await evaluation_credit(app, user, t)
+    measured = measured_of(t, await ack_starts(app, user))
+    entries = transcript(cat, learner, user.faculty_of, measured, evaluations, claims, app[CLOCK].now())
+    return entries, certificate_totals(claims, await conference_sessions(app))
 
 
-async def make_claim(app: web.Application, user: User, session: Session, req: ClaimRequest) -> CreditClaim:
-    """Validate and record a claim (with its audit row); raises ClaimRejected (400) or AlreadyClaimed (409)."""
-    store = app[CREDIT_STORE]
-    rule = session_rule(session, app[CATALOGUE].conference)
+async def make_claim(app: web.Application, user: User, session: Session, req: ClaimRequest) -> tuple[CreditClaim, bool]:
+    """Validate and record a claim, or amend the learner's standing one; returns (claim, amended).
+
+    Raises ClaimNotOpen while the session is live, ClaimsClosed after the conference's deadline,
+    DisclosureRequired, or ClaimRejected (400) with the reason.
+    """
+    store, cat = app[CREDIT_STORE], app[CATALOGUE]
+    rule = session_rule(session, cat.conference)
     if rule is None:
         raise CreditTypeNotOffered("this session is not accredited for credit")
-    if any(c.session_id == session.id and c.credit_type is req.credit_type for c in await store.claims(user.id)):
-        raise AlreadyClaimed(f"you already claimed {req.credit_type.value} for this session; "
-                             "an organizer can correct it")
+    now = app[CLOCK].now()
     basis = basis_for(session, user.faculty_of)
-    if basis is Basis.LEARNER and not await store.acknowledged_any(user.id, session.id):
-        raise DisclosureRequired("read and acknowledge the session's disclosure first")
+    if basis is Basis.LEARNER:
+        await disclosure_gate.require(app, user, session)  # the current version (ACCME Standard 3)
+    claim_window(now, session.end, cat.conference.claims_close(cat.sessions))
+    standing = next((c for c in await store.claims(user.id)
+                     if c.session_id == session.id and c.credit_type is req.credit_type), None)
     profile = await store.profile(user.id)
     learner = learner_of(profile.profession, profile.nabp_eprofile_id, profile.dob_month, profile.dob_day)
-    measured = measured_of(await transcript_for(app, user.id)).get(session.id, Measured())
-    evaluation = (await store.evaluation_seconds(user.id)).get(session.id)
+    t = await transcript_for(app, user.id)
+    measured = measured_of(t, await ack_starts(app, user)).get(session.id, Measured())
+    evaluation = (await evaluation_credit(app, user, t)).get(session.id)
     eligible = eligible_for(rule, basis, learner.profession, measured, evaluation)
+    granted = await store.granted(user.id, session.id, req.credit_type)
+    if granted is not None and granted > eligible.get(req.credit_type, Decimal(0)):
+        eligible[req.credit_type] = granted  # an organizer approved a request above the measured amount
     amount = validate_claim(req, learner=learner, eligible=eligible, offered=rule.offers(),
                             evaluation_required=bool(session.evaluation) and basis is Basis.LEARNER,
                             evaluation_done=evaluation is not None)
-    claim = CreditClaim(user.id, session.id, req.credit_type, basis, amount, app[CLOCK].now())
-    return await store.claim(claim, actor=user.email)
+    claim = CreditClaim(user.id, session.id, req.credit_type, basis, amount, now)
+    if standing is not None:
+        return await store.amend(claim, actor=user.email), True
+    return await store.claim(claim, actor=user.email), False
+
+
+async def request_more(app: web.Application, user: User, session: Session, payload: Mapping[str, Any]) -> CreditRequest:
+    """A learner's request for more credit than measured, up to the designation, with a written reason.
+
+    Goes to the organizers' queue (``credit.request`` in the audit log); the same checks as a claim
+    apply (window, disclosure, credit type, identifiers, attestation, quarter steps).
+    """
+    store, cat = app[CREDIT_STORE], app[CATALOGUE]
+    rule = session_rule(session, cat.conference)
+    if rule is None:
+        raise CreditTypeNotOffered("this session is not accredited for credit")
+    req = parse_claim(payload)
+    reason = payload.get("reason")
+    if not isinstance(reason, str) or not 10 <= len(reason.strip()) <= 1000:
+        raise BadRequest("explain in 10 to 1,000 characters why the measured amount is too low", field="reason")
+    basis = basis_for(session, user.faculty_of)
+    if basis is Basis.LEARNER:
+        await disclosure_gate.require(app, user, session)
+    claim_window(app[CLOCK].now(), session.end, cat.conference.claims_close(cat.sessions))
+    profile = await store.profile(user.id)
+    learner = learner_of(profile.profession, profile.nabp_eprofile_id, profile.dob_month, profile.dob_day)
+    t = await transcript_for(app, user.id)
+    measured_time = measured_of(t, await ack_starts(app, user)).get(session.id, Measured())
+    evaluation = (await evaluation_credit(app, user, t)).get(session.id)
+    eligible = eligible_for(rule, basis, learner.profession, measured_time, evaluation)
+    measured = eligible.get(req.credit_type, Decimal("0.00"))
+    # Up to the designation, for the credit types that apply to this learner (faculty: their own rule).
+    ceiling = {t: Decimal(rule.cap(t) * 25).scaleb(-2) for t in eligible} if basis is Basis.LEARNER else eligible
+    if req.credit_type is CreditType.ACPE:
+        raise CreditTypeNotApplicable("ACPE credit is for completing the whole session; it cannot be requested "
+                                      "above what was measured")
+    amount = validate_claim(req, learner=learner, eligible=ceiling, offered=rule.offers(),
+                            evaluation_required=bool(session.evaluation) and basis is Basis.LEARNER,
+                            evaluation_done=evaluation is not None)
+    if amount <= measured:
+        raise BadRequest(f"you can claim {measured} directly; a request is for more than the measured amount",
+                         field="amount", eligible=str(measured))
+    return await store.request(user.id, session.id, req.credit_type, amount, measured, reason.strip(), user.email,
+                               app[CLOCK].now())
 
 
 def _serializer(app: web.Application) -> URLSafeSerializer:
@@ -190,16 +260,17 @@ def _designation(cat: Catalogue, ctype: CreditType, claimed: Decimal) -> str:
 async def certificate_pdf(app: web.Application, user: User, ctype: CreditType, origin: str) -> tuple[str, bytes]:
     """(verification code, PDF) of the user's certificate of ``ctype``; raises NotFound before a claim."""
     cat, store = app[CATALOGUE], app[CREDIT_STORE]
-    totals = certificate_totals(await store.claims(user.id), [s.id for s in cat.sessions])
+    totals = certificate_totals(await store.claims(user.id), await conference_sessions(app))
     amount = totals.get(ctype)
     if amount is None:
         raise NotFound(f"you have not claimed any {TITLES[ctype.value][1]} at this conference yet")
     now: datetime = app[CLOCK].now()
     dates = conference_dates(cat)
-    cert = await store.certificate_for(user.id, cat.conference.id, ctype, amount, user.name, cat.conference.name,
+    holder = (await ProfileStore(app[ENGINE]).get(user.id)).certificate_name or user.name  # as the learner wants it
+    cert = await store.certificate_for(user.id, cat.conference.id, ctype, amount, holder, cat.conference.name,
                                        dates, now, actor=user.email)
     text = CertificateText(
-        holder=user.name, provider=cat.conference.provider, activity=cat.conference.name, dates=dates,
+        holder=holder, provider=cat.conference.provider, activity=cat.conference.name, dates=dates,
         location=cat.conference.location or "online", credit_type=ctype.value, amount=amount,
         accreditation_statement=cat.conference.accreditation_statement,
         designation_statement=_designation(cat, ctype, amount), code=cert.code,

@@ -16,6 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 import media
 from media import IceServer, MediaHub, MediaSettings, list_recordings, turn_credentials
 
+from .. import disclosure_gate
 from ..accounts import User
 from ..authz import Action, allowed
 from ..catalogue import Session
@@ -102,6 +103,7 @@ async def whip(request: web.Request) -> web.Response:
 @routes.post("/whep/{session_id}")
 async def whep(request: web.Request) -> web.Response:
     user, session = await _authorized(request, Action.WATCH)
+    await disclosure_gate.require(request.app, user, session)
     offer = await _offer(request)
     resource = await _media(request.app[HUB].subscribe(session.id, user.id, offer))
     return _created(request, "whep", session.id, resource, user)

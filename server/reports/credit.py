@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ..catalogue import Catalogue
 from ..credit import CreditClaim, CreditType, ceu, split_name
 from ..errors import BadRequest
+from ..store.catalogue import session_history
 from ..store.credit import CreditStore
 from .table import csv_text
 
@@ -48,27 +50,45 @@ def learner_completion_csv(found: list[tuple[CreditClaim, Any]], cat: Catalogue)
     return csv_text(LEARNER_COLUMNS, rows, line_end="\n")
 
 
-def cpe_csv(found: list[tuple[CreditClaim, Any]], cat: Catalogue) -> str:
-    """Pharmacists' ACPE credit in the shape CPE Monitor asks for (e-Profile ID, MMDD, hours, CEUs)."""
+def cpe_csv(found: list[tuple[CreditClaim, Any]], cat: Catalogue,
+            past: Mapping[str, Mapping[str, Any]] | None = None) -> str:
+    """Pharmacists' ACPE credit in the shape CPE Monitor asks for: one row per session (its own UAN),
+    dated the day the session took place (the participation date), with hours and CEUs.
+
+    ``past`` describes sessions the conference file no longer has (renamed or dropped under
+    ``--amend``) from their last stored version, so their claims are still reported.
+    """
     zone = ZoneInfo(cat.conference.timezone)
     rows = []
-    for (_, ctype), (r, total, last) in _per_learner(found).items():
-        if ctype is not CreditType.ACPE:
+    for claim, r in found:
+        if claim.credit_type is not CreditType.ACPE:
+            continue
+        session = cat.session(claim.session_id)
+        if session is not None:
+            uan, start = session.uan, session.start
+        elif past and claim.session_id in past:
+            uan, start = past[claim.session_id].get("uan", ""), datetime.fromisoformat(past[claim.session_id]["start_at"])
+        else:
             continue
         first, last_name = split_name(r.name)
         mmdd = f"{r.dob_month:02d}{r.dob_day:02d}" if r.dob_month and r.dob_day else ""
-        rows.append((r.nabp_eprofile_id, mmdd, first, last_name, cat.conference.id,
-                     last.astimezone(zone).date().isoformat(), total, ceu(total)))
+        rows.append((r.nabp_eprofile_id, mmdd, first, last_name, uan or cat.conference.id,
+                     start.astimezone(zone).date().isoformat(), claim.amount, ceu(claim.amount)))
     return csv_text(CPE_COLUMNS, rows, line_end="\n")
 
 
 async def credit_export(store: CreditStore, cat: Catalogue, fmt: str) -> str:
     """Format ``csv`` (learner completion) or ``cpe`` (CPE Monitor) of every claim in ``cat``."""
-    found = await store.claims_with_learners([s.id for s in cat.sessions])
+    # Sessions the file no longer has keep their claims (history is never rewritten): they are
+    # the conference's sessions too, described by their last stored version.
+    async with store.engine.connect() as conn:
+        past = {sid: f for sid, (_, f) in (await session_history(conn, cat.conference.id)).items()
+                if cat.session(sid) is None}
+    found = await store.claims_with_learners([s.id for s in cat.sessions] + sorted(past))
     if fmt == "csv":
         return learner_completion_csv(found, cat)
     if fmt == "cpe":
-        return cpe_csv(found, cat)
+        return cpe_csv(found, cat, past)
     raise BadRequest(f"unknown format {fmt!r}: use csv or cpe", field="format")
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 from redis.exceptions import RedisError
 
+from .. import disclosure_gate
 from ..accounts import User
 from ..authz import Action, allowed, require
 from ..catalogue import Session, SessionState
@@ -93,6 +94,7 @@ class QnaNamespace(RoundsNamespace):
         user = self.user(sid)
         session = self._session(get_str(data, "session", 64))
         require(user, Action.ASK, session.id)
+        await disclosure_gate.require(self.app, user, session)
         text = check_text(get_str(data, "text", self.settings.qa_max_text), self.settings.qa_max_text)
         anonymous = get_bool(data, "anonymous", False)
         if session.state(self.app[CLOCK].now()) is SessionState.ENDED:
@@ -111,10 +113,12 @@ class QnaNamespace(RoundsNamespace):
 
         def may_vote(question: Question) -> None:
             require(user, Action.ASK, question.session)
+            disclosure_gate.check(self.app, user, question.session)
             if not publicly_visible(question):
                 raise NotFound("there is no such question")
 
         await self.limit(user, "votes", self.settings.qa_votes_per_minute)
+        await disclosure_gate.load(self.app, user)
         done: asyncio.Future[Question] = asyncio.get_running_loop().create_future()
         self.ballots.put_nowait((Ballot(question_id, user.id, up, self.app[CLOCK].now(), may_vote), done))
         stored = await done  # stored (with the votes that arrived alongside) before the answer

@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .. import disclosure_gate
 from ..accounts import User
 from ..authz import Action, require
 from ..catalogue import Session, SessionState
@@ -64,6 +65,7 @@ class WatchNamespace(RoundsNamespace):
         visible, playing = get_bool(data, "visible"), get_bool(data, "playing")
         tab = get_str(data, "tab", 64, required=False) or sid
         self._no_flood(sid)
+        await disclosure_gate.require(self.app, user, session)  # nothing counts before it (Standard 3)
         await self._join(sid, user, session)
         status = await self.ledger.heartbeat(user.id, session, tab, visible, playing)
         self._plan_attention(user, session, status)

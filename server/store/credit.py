@@ -22,7 +22,7 @@ from ..credit import AlreadyClaimed, Basis, CreditClaim, CreditType, quarters_of
 from ..errors import Conflict, NotFound
 from .schema import audit_log, metadata, users
 
-__all__ = ["AuditEntry", "Certificate", "CreditStore", "certificates", "credit_claims",
+__all__ = ["AuditEntry", "Certificate", "CreditRequest", "CreditStore", "certificates", "credit_claims", "credit_requests",
            "disclosure_acks", "evaluations"]
 
 disclosure_acks = sa.Table(
@@ -59,6 +59,9 @@ credit_claims = sa.Table(
     sa.Column("quarters", sa.Integer, nullable=False),
     sa.Column("attested_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    # The version of the session (``session_versions``) the claim was made under: a later
+    # ``rounds import --amend`` of its times or designation does not rewrite it.
+    sa.Column("session_version", sa.Integer, nullable=False, server_default="1"),
     sa.UniqueConstraint("user_id", "session_id", "credit_type"),
 )
 
@@ -77,6 +80,23 @@ certificates = sa.Table(
     sa.Column("dates", sa.String(100), nullable=False),
     sa.Column("issued_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("superseded_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+credit_requests = sa.Table(
+    "credit_requests",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("session_id", sa.String(64), nullable=False),
+    sa.Column("credit_type", sa.String(20), nullable=False),
+    sa.Column("quarters", sa.Integer, nullable=False),  # asked for
+    sa.Column("measured_quarters", sa.Integer, nullable=False),  # what the rules gave when asked
+    sa.Column("reason", sa.String(1000), nullable=False),
+    sa.Column("status", sa.String(10), nullable=False),  # pending | approved | refused
+    sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("decided_by", sa.String(254), nullable=True),
+    sa.Column("note", sa.String(1000), nullable=False, server_default=""),
 )
 
 # Unambiguous letters and digits (no 0/O, 1/I/L) for codes read off paper.
@@ -112,6 +132,37 @@ class Certificate:
     dates: str
     issued_at: datetime
     superseded: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CreditRequest:
+    """A learner's request for more credit than measured (up to the designation), with a reason."""
+
+    id: int
+    user_id: int
+    session_id: str
+    credit_type: CreditType
+    amount: Decimal
+    measured: Decimal
+    reason: str
+    status: str  # pending | approved | refused
+    requested_at: datetime
+    decided_at: datetime | None
+    decided_by: str | None
+    note: str
+
+    def json(self) -> dict[str, Any]:
+        return {"id": self.id, "user_id": self.user_id, "session": self.session_id,
+                "credit_type": self.credit_type.value, "amount": str(self.amount), "measured": str(self.measured),
+                "reason": self.reason, "status": self.status, "requested_at": self.requested_at.isoformat(),
+                "decided_at": self.decided_at.isoformat() if self.decided_at else None,
+                "decided_by": self.decided_by, "note": self.note}
+
+
+def _request(row: Any) -> CreditRequest:
+    return CreditRequest(row.id, row.user_id, row.session_id, CreditType(row.credit_type), _amount(row.quarters),
+                         _amount(row.measured_quarters), row.reason, row.status, _aware(row.requested_at),
+                         _aware(row.decided_at) if row.decided_at else None, row.decided_by, row.note)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +220,23 @@ class CreditStore:
                 disclosure_acks.c.version == version))).first()
         return row is not None
 
+    async def first_acknowledgements(self, user_id: int) -> dict[str, datetime]:
+        """Session id -> the user's first disclosure acknowledgement there (any version)."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(sa.select(disclosure_acks.c.session_id, sa.func.min(disclosure_acks.c.at))
+                                      .where(disclosure_acks.c.user_id == user_id)
+                                      .group_by(disclosure_acks.c.session_id))
+            return {r[0]: _aware(r[1]) for r in rows}
+
+    async def acknowledgements(self, session_id: str) -> dict[int, tuple[str, datetime]]:
+        """User id -> (version, time) of their latest acknowledgement of this session's disclosure."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(sa.select(disclosure_acks.c.user_id, disclosure_acks.c.version,
+                                                disclosure_acks.c.at)
+                                      .where(disclosure_acks.c.session_id == session_id)
+                                      .order_by(disclosure_acks.c.at, disclosure_acks.c.id))
+            return {r.user_id: (r.version, _aware(r.at)) for r in rows}
+
     async def acknowledged_any(self, user_id: int, session_id: str) -> bool:
         """Whether the user acknowledged any version of the session's disclosure (claims need one)."""
         async with self.engine.connect() as conn:
@@ -204,6 +272,17 @@ class CreditStore:
                                       .where(evaluations.c.user_id == user_id))
             return {r.session_id: float(r.seconds) for r in rows}
 
+    async def evaluation_spans(self, user_id: int) -> dict[str, tuple[float, float]]:
+        """Session id -> (opened, submitted) of the user's evaluation, in conference seconds."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(sa.select(evaluations.c.session_id, evaluations.c.seconds,
+                                                evaluations.c.submitted_at).where(evaluations.c.user_id == user_id))
+            out = {}
+            for r in rows:
+                end = _aware(r.submitted_at).timestamp()
+                out[r.session_id] = (end - float(r.seconds), end)
+            return out
+
     # -- claims -----------------------------------------------------------------------------
 
     async def claims(self, user_id: int) -> list[CreditClaim]:
@@ -220,12 +299,28 @@ class CreditStore:
                 await conn.execute(credit_claims.insert().values(
                     user_id=claim.user_id, session_id=claim.session_id, credit_type=claim.credit_type.value,
                     basis=claim.basis.value, quarters=quarters_of(claim.amount), attested_at=claim.attested_at,
-                    updated_at=claim.attested_at))
+                    updated_at=claim.attested_at, session_version=_current_version(claim.session_id)))
                 await self._audit(conn, claim.attested_at, actor, "credit.claim", _subject(claim),
                                   None, _claim_json(claim))
         except IntegrityError:
             raise AlreadyClaimed(f"you already claimed {claim.credit_type.value} for this session; "
                                  "ask the organizer for a correction") from None
+        return claim
+
+    async def amend(self, claim: CreditClaim, actor: str) -> CreditClaim:
+        """Change a learner's own standing claim to ``claim.amount`` (audited as ``credit.amend``)."""
+        where = (credit_claims.c.user_id == claim.user_id, credit_claims.c.session_id == claim.session_id,
+                 credit_claims.c.credit_type == claim.credit_type.value)
+        async with self.engine.begin() as conn:
+            row = (await conn.execute(sa.select(credit_claims).where(*where))).first()
+            if row is None:
+                raise NotFound("there is no claim to amend")
+            before = _claim(row)
+            await conn.execute(credit_claims.update().where(*where).values(
+                quarters=quarters_of(claim.amount), updated_at=claim.attested_at,
+                session_version=_current_version(claim.session_id)))
+            await self._audit(conn, claim.attested_at, actor, "credit.amend", _subject(claim), _claim_json(before),
+                              _claim_json(claim))
         return claim
 
     async def correct(self, user_id: int, session_id: str, ctype: CreditType, basis: Basis, amount: Decimal,
@@ -265,6 +360,80 @@ class CreditStore:
                  .order_by(users.c.name, credit_claims.c.id))
         async with self.engine.connect() as conn:
             return [(_claim(r), r) for r in await conn.execute(query)]
+
+    # -- requests above the measured amount -------------------------------------------------
+
+    async def request(self, user_id: int, session_id: str, ctype: CreditType, amount: Decimal, measured: Decimal,
+                      reason: str, actor: str, at: datetime) -> CreditRequest:
+        """File a request (one pending per learner, session and type); audited as ``credit.request``."""
+        async with self.engine.begin() as conn:
+            pending = (await conn.execute(sa.select(credit_requests.c.id).where(
+                credit_requests.c.user_id == user_id, credit_requests.c.session_id == session_id,
+                credit_requests.c.credit_type == ctype.value, credit_requests.c.status == "pending"))).first()
+            if pending is not None:
+                raise Conflict("you already have a pending request for this credit; an organizer will answer it",
+                               request=pending.id)
+            result = await conn.execute(credit_requests.insert().values(
+                user_id=user_id, session_id=session_id, credit_type=ctype.value, quarters=quarters_of(amount),
+                measured_quarters=quarters_of(measured), reason=reason, status="pending", requested_at=at))
+            rid = result.inserted_primary_key[0] if result.inserted_primary_key else None
+            row = (await conn.execute(sa.select(credit_requests).where(credit_requests.c.id == rid))).one()
+            found = _request(row)
+            await self._audit(conn, at, actor, "credit.request", f"request:{found.id}", None, found.json())
+        return found
+
+    async def requests(self, *, user_id: int | None = None, status: str | None = None) -> list[CreditRequest]:
+        """Requests, oldest first (the organizer's queue, or one learner's)."""
+        query = sa.select(credit_requests).order_by(credit_requests.c.id)
+        if user_id is not None:
+            query = query.where(credit_requests.c.user_id == user_id)
+        if status is not None:
+            query = query.where(credit_requests.c.status == status)
+        async with self.engine.connect() as conn:
+            return [_request(r) for r in await conn.execute(query)]
+
+    async def decide(self, request_id: int, approve: bool, note: str, actor: str, at: datetime) -> CreditRequest:
+        """Approve or refuse a pending request (audited as ``credit.request.approve|refuse``)."""
+        async with self.engine.begin() as conn:
+            row = (await conn.execute(sa.select(credit_requests).where(credit_requests.c.id == request_id))).first()
+            if row is None:
+                raise NotFound("no such request")
+            before = _request(row)
+            if before.status != "pending":
+                raise Conflict(f"this request was already {before.status}")
+            status = "approved" if approve else "refused"
+            await conn.execute(credit_requests.update().where(credit_requests.c.id == request_id).values(
+                status=status, decided_at=at, decided_by=actor, note=note))
+            if approve:  # the learner attested to this amount with the request: it becomes their claim
+                where = (credit_claims.c.user_id == before.user_id, credit_claims.c.session_id == before.session_id,
+                         credit_claims.c.credit_type == before.credit_type.value)
+                old = (await conn.execute(sa.select(credit_claims).where(*where))).first()
+                q = quarters_of(before.amount)
+                if old is None:
+                    await conn.execute(credit_claims.insert().values(
+                        user_id=before.user_id, session_id=before.session_id, credit_type=before.credit_type.value,
+                        basis=Basis.LEARNER.value, quarters=q, attested_at=before.requested_at, updated_at=at))
+                else:
+                    await conn.execute(credit_claims.update().where(*where).values(quarters=q, updated_at=at))
+                claim = CreditClaim(before.user_id, before.session_id, before.credit_type, Basis.LEARNER,
+                                    before.amount, before.requested_at)
+                after_claim = _claim_json(claim) | {"request": request_id}  # type: ignore[operator]
+                await self._audit(conn, at, actor, "credit.claim", _subject(claim),
+                                  _claim_json(_claim(old)) if old is not None and old.quarters > 0 else None,
+                                  after_claim)
+            after = _request((await conn.execute(sa.select(credit_requests)
+                                                 .where(credit_requests.c.id == request_id))).one())
+            await self._audit(conn, at, actor, f"credit.request.{'approve' if approve else 'refuse'}",
+                              f"request:{request_id}", before.json(), after.json())
+        return after
+
+    async def granted(self, user_id: int, session_id: str, ctype: CreditType) -> Decimal | None:
+        """The largest approved request of this learner, session and type (None: none approved)."""
+        async with self.engine.connect() as conn:
+            q = (await conn.execute(sa.select(sa.func.max(credit_requests.c.quarters)).where(
+                credit_requests.c.user_id == user_id, credit_requests.c.session_id == session_id,
+                credit_requests.c.credit_type == ctype.value, credit_requests.c.status == "approved"))).scalar()
+        return None if q is None else _amount(int(q))
 
     # -- certificates -----------------------------------------------------------------------
 
@@ -312,6 +481,14 @@ class CreditStore:
                      before: Any, after: Any) -> None:
         await conn.execute(audit_log.insert().values(at=at, actor=actor, action=action, subject=subject,
                                                      before=before, after=after))
+
+
+def _current_version(session_id: str) -> Any:
+    """The session's newest version (1 before any import recorded one), as a SQL scalar."""
+    from .catalogue import session_versions
+
+    return sa.func.coalesce(sa.select(sa.func.max(session_versions.c.version))
+                            .where(session_versions.c.session_id == session_id).scalar_subquery(), 1)
 
 
 def _subject(claim: CreditClaim) -> str:

@@ -16,12 +16,13 @@ from .catalogue import import_conference, load_catalogue
 __all__ = ["import_configured_conference", "import_file"]
 
 
-async def import_file(engine: AsyncEngine, path: Path, now: datetime | None = None) -> dict[str, int]:
-    """Validate and import a conference file; raises ConferenceFileError."""
+async def import_file(engine: AsyncEngine, path: Path, now: datetime | None = None,
+                      amend: bool = False) -> dict[str, int]:
+    """Validate and import a conference file; raises ConferenceFileError or HistoryRewrite."""
     now = now or datetime.now(UTC)
     parsed = load_conference(path, now=now)
     kind = "yaml" if path.suffix.lower() in (".yaml", ".yml") else "toml"
-    return await import_conference(engine, path.read_text(encoding="utf-8"), kind, parsed, now)
+    return await import_conference(engine, path.read_text(encoding="utf-8"), kind, parsed, now, amend=amend)
 
 
 async def import_configured_conference(engine: AsyncEngine, settings: Settings, clock: Clock) -> Catalogue:

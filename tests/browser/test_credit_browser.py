@@ -27,7 +27,7 @@ from server.state import ENGINE
 from server.store.credit import disclosure_acks
 from tests.browser.conftest import publish_pattern, screenshot_path, sign_in
 from tests.conftest import add_person, make_settings
-from tests.credit_support import HF, set_profile, watch
+from tests.credit_support import HF, after_the_session, set_profile, watch
 
 pytestmark = pytest.mark.browser
 
@@ -42,7 +42,7 @@ async def test_attendee_passes_the_gate_watches_evaluates_claims_and_verifies_a_
     base = str(server.make_url("")).rstrip("/")
     app = server.app
     maria = await add_person(app, "maria@example.org", Role.ATTENDEE, name="Maria Lopez, MD",
-                             password="attendee-pass-1")
+                             password="attendee-pass-1", acknowledged=False)
     await set_profile(app, maria, npi="1234567890", report_permission=True)
     page = await context.new_page()
     await sign_in(page, base, "maria@example.org", "attendee-pass-1")
@@ -62,6 +62,7 @@ async def test_attendee_passes_the_gate_watches_evaluates_claims_and_verifies_a_
 
     # 75 minutes of watching from 09:10: 70 counted minutes (a 5-minute break) -> 1.25 credits.
     await watch(app, maria, HF, 75)
+    after_the_session(app)  # claiming opens when the session ends
 
     await page.goto(f"{base}/transcript")
     row = page.locator(f'tr[data-session="{HF}"]')
@@ -130,7 +131,7 @@ async def test_watch_time_from_the_real_player_becomes_the_certified_credit(
     base = str(server.make_url("")).rstrip("/")
     faculty = await add_person(server.app, "ana.okafor@demo.rounds", Role.FACULTY)
     await add_person(server.app, "tom@example.org", Role.ATTENDEE, name="Tom Nguyen, RN", profession="nurse",
-                     password="attendee-pass-2")
+                     password="attendee-pass-2", acknowledged=False)
     publisher = await publish_pattern(server, faculty, HF)
     context = await browser.new_context()
     context.set_default_timeout(20_000)
@@ -141,11 +142,14 @@ async def test_watch_time_from_the_real_player_becomes_the_certified_credit(
         await page.locator("#acknowledge").click()
         await page.wait_for_url(f"{base}/sessions/{HF}")
         await expect(page.locator('[data-watch="status"]')).to_have_text("Counting your watch time.", timeout=30_000)
-        # 25 conference minutes of real watching (WHEP media + visible, playing heartbeats).
+        # 31 conference minutes of real watching (WHEP media + visible, playing heartbeats): more
+        # than 30, as ANCC contact hours round down to the quarter hour.
         await page.wait_for_function(
             "() => { const t = document.querySelector('[data-watch=\"time\"]').textContent.split(':').map(Number);"
-            " return t.reduce((a, b) => a * 60 + b, 0) >= 25 * 60; }", timeout=30_000)
+            " return t.reduce((a, b) => a * 60 + b, 0) >= 31 * 60; }", timeout=30_000)
         await page.screenshot(path=screenshot_path(tmp_path, "real-1-watching"), full_page=True)
+        await page.goto(f"{base}/transcript")  # leave the player: watching stops here
+        after_the_session(server.app)  # claiming opens when the session ends
 
         await page.goto(f"{base}/sessions/{HF}/evaluation")
         await page.get_by_label("5", exact=True).check()
