@@ -156,9 +156,7 @@ def test_the_cli_refuses_in_one_line_and_amend_passes(tmp_path: Path) -> None:
 
 
 async def test_an_amended_rename_keeps_the_old_claims_in_the_exports(engine: AsyncEngine, tmp_path: Path) -> None:
-    import argparse
-
-    from server.http.credit_reports import export_credits
+    from server.reports.credit import export_credits
     from server.store.schema import users
 
     uid = await with_records(engine, tmp_path)
@@ -171,9 +169,9 @@ async def test_an_amended_rename_keeps_the_old_claims_in_the_exports(engine: Asy
     await import_file(engine, renamed, now=NOW, amend=True)
     cat = await load_catalogue(engine)
     assert cat.session(HF) is None
-    learners = await export_credits(engine, cat, argparse.Namespace(format="csv"))
+    learners = await export_credits(engine, cat, fmt="csv")
     assert "Lee,Learner" in learners and ",ama_pra_1,1.25," in learners  # the claim made under the old id
-    cpe = await export_credits(engine, cat, argparse.Namespace(format="cpe"))
+    cpe = await export_credits(engine, cat, fmt="cpe")
     assert "0812-0000-26-001-L01-P,2026-06-11,1.25" in cpe  # its UAN and date from the stored version
 
 
