@@ -16,7 +16,7 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
 from .clock import Clock
 from .coord import coordination_for
-from .http import account, api, health, pages
+from .http import account, api, headers, health, limits, pages
 from .http.identity import csrf_token, current_user
 from .http.middleware import csrf_middleware, error_middleware, metrics_middleware
 from .metrics import Metrics
@@ -40,10 +40,14 @@ CREDIT_NAMES = {
 def create_app(settings: Settings) -> web.Application:
     """The Rounds application for ``settings``; storage opens on startup."""
     app = web.Application(
-        middlewares=[metrics_middleware, error_middleware],
-        client_max_size=max(settings.upload_max_bytes, 1024 * 1024) + 64 * 1024,
+        middlewares=[metrics_middleware, error_middleware, limits.body_limit_middleware],
+        client_max_size=settings.body_max_bytes,
     )
     app[SETTINGS] = settings
+    limits.setup(app)
+    headers.setup(app)
+    # Uploads are the one route with a large body (their handler checks the exact size).
+    app[limits.BODY_LIMITS]["/api/booths/{id}/resources"] = settings.upload_max_bytes + 64 * 1024
     app[METRICS] = Metrics()
     app[CLOCK] = Clock(scale=settings.time_scale)
     app[EXTRA] = {}
@@ -56,7 +60,8 @@ def create_app(settings: Settings) -> web.Application:
     fernet_key = hashlib.sha256(b"cookie:" + settings.secret_key).digest()
     setup_session(app, EncryptedCookieStorage(
         fernet_key, cookie_name="rounds_session", httponly=True, samesite="Lax",
-        secure=settings.cookie_secure, max_age=12 * 3600,
+        secure=settings.cookie_secure or settings.public_url.lower().startswith("https://"),
+        max_age=settings.session_ttl_s,
     ))
     app.middlewares.append(csrf_middleware)
     _setup_templates(app)

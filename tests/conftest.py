@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import re
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,3 +166,44 @@ async def sio(server: TestServer, client: TestClient) -> AsyncIterator[SioFactor
     for client in clients:
         if client.connected:
             await client.disconnect()
+
+
+# --- issue 13: shared fixtures for hardening tests (one block) -------------------------------
+
+# Like aiohttp's own suite, a test fails when its event loop ran one callback longer than this:
+# on conference day a blocked loop freezes every socket and stream of the process.
+LOOP_BLOCK_LIMIT_S = 0.1
+_slow_callbacks: list[tuple[float, str]] = []
+_handle_run = asyncio.events.Handle._run
+
+
+def _timed_run(self: asyncio.events.Handle) -> None:
+    start = time.perf_counter()
+    try:
+        _handle_run(self)
+    finally:
+        took = time.perf_counter() - start
+        if took > LOOP_BLOCK_LIMIT_S:
+            owner = getattr(self._callback, "__self__", None)  # the task a step belongs to
+            _slow_callbacks.append((took, repr(owner if isinstance(owner, asyncio.Task) else self)[:400]))
+
+
+asyncio.events.Handle._run = _timed_run  # type: ignore[method-assign]
+# create_app imports its features lazily: import them now, or the first test to build an app
+# would spend the imports on its event loop (a server imports them before its loop runs).
+for _feature in ("attendance", "credit", "hall", "media", "qa"):
+    importlib.import_module(f"server.http.{_feature}")
+
+
+@pytest.fixture(autouse=True)
+def _fail_on_blocked_loop(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fails the test if any callback blocked its event loop longer than LOOP_BLOCK_LIMIT_S.
+
+    ``@pytest.mark.blocks_loop("why")`` exempts a test whose blocking is the thing under test.
+    """
+    _slow_callbacks.clear()
+    yield
+    if request.node.get_closest_marker("blocks_loop") is None and _slow_callbacks:
+        worst = max(_slow_callbacks)
+        pytest.fail(f"the event loop was blocked {worst[0] * 1000:.0f} ms by {worst[1]} "
+                    f"({len(_slow_callbacks)} callbacks over {LOOP_BLOCK_LIMIT_S * 1000:.0f} ms)")

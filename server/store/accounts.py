@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ..accounts import Registration, User
 from ..catalogue import Role
 from ..errors import Conflict
-from ..passwords import hash_password
+from ..passwords import hash_password_async
 from .schema import assignments, users
 
 __all__ = ["AccountStore"]
@@ -39,7 +39,7 @@ class AccountStore:
             "email": email.lower(),
             "name": name,
             "role": role.value,
-            "password_hash": hash_password(password) if password else "",
+            "password_hash": await hash_password_async(password) if password else "",
             "profession": profession,
             "created_at": datetime.now(UTC),
         }
