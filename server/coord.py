@@ -30,8 +30,8 @@ class Coordination(Protocol):
     async def failures(self, key: str) -> tuple[int, float]:
         """How many failures were recorded under ``key``, and when the last was (epoch seconds)."""
 
-    async def fail(self, key: str, ttl_s: float) -> int:
-        """Record one failure under ``key`` (all are forgotten ``ttl_s`` after the last); the count."""
+    async def fail(self, key: str, ttl_s: float, at: float) -> int:
+        """Record one failure at ``at`` under ``key`` (forgotten ``ttl_s`` after the last); the count."""
 
     async def forget(self, key: str) -> None:
         """Forget the failures under ``key``."""
@@ -73,12 +73,12 @@ class InProcess:
         count, last, until = self._failures.get(key, (0, 0.0, 0.0))
         return (count, last) if until > time.time() else (0, 0.0)
 
-    async def fail(self, key: str, ttl_s: float) -> int:
+    async def fail(self, key: str, ttl_s: float, at: float) -> int:
         now = time.time()
         if len(self._failures) > 100_000:
             self._failures = {k: v for k, v in self._failures.items() if v[2] > now}
         count, _ = await self.failures(key)
-        self._failures[key] = (count + 1, now, now + ttl_s)
+        self._failures[key] = (count + 1, at, now + ttl_s)
         return count + 1
 
     async def forget(self, key: str) -> None:
@@ -150,16 +150,16 @@ class RedisCoordination:
             return await self._fallback.failures(key)
         return (int(raw[0] or 0), float(raw[1] or 0.0))
 
-    async def fail(self, key: str, ttl_s: float) -> int:
+    async def fail(self, key: str, ttl_s: float, at: float) -> int:
         name = f"rounds:fail:{key}"
         try:
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.hincrby(name, "n", 1)
-                pipe.hset(name, "t", repr(time.time()))
+                pipe.hset(name, "t", repr(at))
                 pipe.expire(name, max(1, int(ttl_s)))
                 count, _, _ = await pipe.execute()
         except (aioredis.RedisError, OSError):
-            return await self._fallback.fail(key, ttl_s)
+            return await self._fallback.fail(key, ttl_s, at)
         return int(count)
 
     async def forget(self, key: str) -> None:

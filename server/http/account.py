@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -14,7 +13,7 @@ from ..catalogue import Role
 from ..conference_file import PROFESSIONS
 from ..errors import BadRequest, NotAuthenticated, RateLimited, RoundsError
 from ..passwords import verify_password_async
-from ..state import ACCOUNTS, COORD, SETTINGS
+from ..state import ACCOUNTS, CLOCK, COORD, SETTINGS
 from ..signin import retry_after
 from .identity import sign_in, sign_out
 from .limits import client_address
@@ -83,14 +82,15 @@ async def _check_password(request: web.Request, email: str, password: str) -> tu
         raise RateLimited("too many wrong passwords from your network; wait a few minutes",
                           retry_after=settings.login_window_s)
     failures, last_at = await coord.failures(account_key)
-    wait = retry_after(failures, last_at, time.time(), settings.login_free_failures, settings.login_delay_max_s)
+    now = request.app[CLOCK].timestamp()
+    wait = retry_after(failures, last_at, now, settings.login_free_failures, settings.login_delay_max_s)
     if wait:
         raise RateLimited(f"too many wrong passwords for this account; try again in {wait} s", retry_after=wait)
     found = await request.app[ACCOUNTS].password_hash(email)
     ok = await verify_password_async(found[1] if found else "", password)
     if not ok or found is None:
-        await coord.fail(ip_key, settings.login_window_s)
-        await coord.fail(account_key, max(settings.login_window_s, 4 * settings.login_delay_max_s))
+        await coord.fail(ip_key, settings.login_window_s, now)
+        await coord.fail(account_key, max(settings.login_window_s, 4 * settings.login_delay_max_s), now)
         raise NotAuthenticated("email or password is wrong")
     if failures:
         await coord.forget(account_key)
