@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
 import jinja2
-import socketio
 from aiohttp import web
 from aiohttp_session import setup as setup_session
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
@@ -20,6 +19,7 @@ from .http import account, api, headers, health, limits, pages
 from .http.identity import csrf_token, current_user
 from .http.middleware import csrf_middleware, error_middleware, metrics_middleware
 from .metrics import Metrics
+from .rooms.sio_internals import BoundedDelivery, socketio_server
 from .settings import ROOT, Settings
 from .state import ACCOUNTS, CATALOGUE, CLOCK, COORD, ENGINE, EXTRA, METRICS, SETTINGS, SIO
 from .store.accounts import AccountStore
@@ -53,7 +53,12 @@ def create_app(settings: Settings) -> web.Application:
     app[EXTRA] = {}
     coord = coordination_for(settings.redis_url)
     app[COORD] = coord
-    app[SIO] = socketio.AsyncServer(async_mode="aiohttp", client_manager=coord.socketio_manager())
+    manager = coord.socketio_manager()
+    if isinstance(manager, BoundedDelivery):
+        manager.queue_limit = settings.socket_queue_max
+        slow_readers = app[METRICS].slow_readers
+        manager.on_slow_reader = lambda namespace: slow_readers.labels(namespace).inc()
+    app[SIO] = socketio_server(manager)
     app[SIO].attach(app)
 
     # aiohttp-session base64-encodes raw bytes into the Fernet key itself.

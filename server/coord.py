@@ -17,6 +17,8 @@ import socketio
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
+from .rooms.sio_internals import BoundedDelivery, RoundsRedisManager
+
 __all__ = ["Coordination", "InProcess", "RedisCoordination", "coordination_for"]
 
 log = logging.getLogger("rounds.coord")
@@ -102,7 +104,7 @@ class InProcess:
         return set(self._rooms.get(room, {}))
 
     def socketio_manager(self) -> socketio.AsyncManager:
-        return socketio.AsyncManager()
+        return BoundedDelivery()
 
     async def ping(self) -> bool:
         return True
@@ -240,7 +242,7 @@ class RedisCoordination:
                 log.warning("Redis unreachable; presence will be written again when it is back")
 
     def socketio_manager(self) -> socketio.AsyncManager:
-        return socketio.AsyncRedisManager(self.url)
+        return RoundsRedisManager(self.url)
 
     async def ping(self) -> bool:
         try:

@@ -64,6 +64,12 @@ class Settings:
     register_attempts: int = 30
     register_window_s: int = 3600
     session_ttl_s: int = 12 * 3600
+    socket_queue_max: int = 1000
+    sockets_per_user: int = 20
+    max_connections: int = 8000
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 30.0
+    keepalive_timeout_s: float = 30.0
     secret_key: bytes = field(default=b"", repr=False)
 
     @property

@@ -13,8 +13,8 @@ from ..catalogue import Role
 from ..conference_file import PROFESSIONS
 from ..errors import BadRequest, NotAuthenticated, RateLimited, RoundsError
 from ..passwords import verify_password_async
-from ..state import ACCOUNTS, CLOCK, COORD, SETTINGS
 from ..signin import retry_after
+from ..state import ACCOUNTS, CLOCK, COORD, SETTINGS
 from .identity import sign_in, sign_out
 from .limits import client_address
 

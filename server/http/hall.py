@@ -165,7 +165,7 @@ async def open_link(request: web.Request) -> web.StreamResponse:
     booth = _booth(request)
     await require(request, Action.VISIT_BOOTH, booth.id)
     n = request.match_info["n"]
-    if not n.isdigit() or int(n) >= len(booth.resources):
+    if not n.isdigit() or len(n) > 9 or int(n) >= len(booth.resources):
         raise NotFound("there is no such resource")
     url = booth.resources[int(n)].url
     if urlsplit(url).scheme not in ("http", "https"):

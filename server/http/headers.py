@@ -10,18 +10,11 @@ __all__ = ["CONTENT_SECURITY_POLICY", "setup"]
 
 # Pages load only their own scripts, styles and media; nothing may frame them (clickjacking):
 # CSP Level 3 (W3C) `frame-ancestors`, with X-Frame-Options for older browsers (RFC 7034).
-CONTENT_SECURITY_POLICY = "; ".join([
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self' data:",
-    "media-src 'self' blob:",
-    "connect-src 'self'",
-    "object-src 'none'",
-    "base-uri 'self'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-])
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
 # RFC 6797 section 6.1: HSTS is sent only over secure transport; a year, as commonly deployed.
 HSTS = "max-age=31536000; includeSubDomains"
 

@@ -93,9 +93,8 @@ def setup(app: web.Application) -> None:
 
     def collect() -> Iterable[Metric]:
         fanout = app[QNA].fanout
-        family = CounterMetricFamily("rounds_qa_sends", "Q&A broadcast sends per client by path", labels=["path"])
-        family.add_metric(["direct"], fanout.fast)
-        family.add_metric(["socketio"], fanout.slow)
+        family = CounterMetricFamily("rounds_qa_broadcasts", "Q&A broadcasts made (each to a whole room)")
+        family.add_metric([], fanout.broadcasts)
         yield family
         spent = CounterMetricFamily("rounds_qa_fanout_seconds", "Time spent delivering Q&A broadcasts")
         spent.add_metric([], fanout.seconds)

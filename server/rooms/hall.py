@@ -133,6 +133,10 @@ class HallNamespace(RoundsNamespace):
         if not staff:
             await self._not_banned(user, booth)
         await self.limit(user, "hall_actions", ACTIONS_PER_MINUTE)
+        if booth.id in self.entered.get(sid, set()) and not staff:
+            # Entering again changes nothing, and the visitor already has the history: answering
+            # it again (200 messages) would let a client that never reads grow our queues.
+            return {"role": "visitor", "booth": {"id": booth.id, "org": booth.org}, "already": True}
         if booth.id not in self.entered.get(sid, set()):
             self.entered.setdefault(sid, set()).add(booth.id)
             coord, now = self.app[COORD], self.app[CLOCK].now()
