@@ -9,10 +9,8 @@ cannot be turned back into a user id without the secret.
 from __future__ import annotations
 
 import base64
-import csv
 import hashlib
 import hmac
-import io
 import re
 import statistics
 import unicodedata
@@ -27,7 +25,7 @@ from .accounts import User
 from .authz import Action, allowed
 from .catalogue import Booth
 from .errors import BadRequest
-from .spreadsheet import safe_cell
+from .spreadsheet import csv_text
 
 __all__ = [
     "FIELDS", "MAX_TEXT", "Analytics", "ChatMessage", "HourCount", "Lead", "Thread", "Visit",
@@ -199,12 +197,9 @@ def lead_json(lead: Lead) -> dict[str, Any]:
 
 def lead_csv(leads: Iterable[Lead]) -> str:
     """Leads as CSV, one row per visitor who shared, blank cells for fields not shared."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([*FIELDS, "shared_fields", "shared_at"])
-    for lead in leads:
-        writer.writerow([*(safe_cell(lead.value(f)) for f in FIELDS), " ".join(lead.fields), lead.shared_at.isoformat()])
-    return out.getvalue()
+    return csv_text([*FIELDS, "shared_fields", "shared_at"],
+                    ([*(lead.value(f) for f in FIELDS), " ".join(lead.fields), lead.shared_at.isoformat()]
+                     for lead in leads))
 
 
 def _hour(at: datetime) -> datetime:

@@ -1,15 +1,35 @@
-"""CSV cells for spreadsheets: every export goes through here so no cell runs as a formula."""
+"""CSV for spreadsheets: every export goes through here so no cell runs as a formula."""
 
 from __future__ import annotations
 
-__all__ = ["safe_cell"]
+import csv
+import io
+import re
+from collections.abc import Iterable
+
+__all__ = ["csv_text", "safe_cell"]
 
 # A cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets
-# (CSV injection, OWASP): prefixing a quote keeps it text.
+# (OWASP, "CSV Injection"): prefixing a quote keeps it text.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A spreadsheet may split a cell at any of these when it guesses the separator (Excel uses the
+# locale's list separator, often ";"): what follows one is neutralised as if it started a cell.
+_AFTER_SEPARATOR = re.compile(r"([,;\t|\r\n]\s*)([=+\-@])")
 
 
 def safe_cell(value: object) -> str:
-    """``value`` as CSV cell text that a spreadsheet shows rather than evaluates."""
+    """``value`` as CSV cell text that a spreadsheet shows rather than evaluates, whichever
+    separator it splits on."""
     text = "" if value is None else str(value)
+    text = _AFTER_SEPARATOR.sub(r"\1'\2", text)
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+def csv_text(header: Iterable[object], rows: Iterable[Iterable[object]], lineterminator: str = "\r\n") -> str:
+    """A CSV document with every cell quoted (so no separator inside a cell splits it) and
+    neutralised (:func:`safe_cell`)."""
+    out = io.StringIO()
+    writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator=lineterminator)
+    writer.writerow([safe_cell(v) for v in header])
+    writer.writerows([safe_cell(v) for v in row] for row in rows)
+    return out.getvalue()

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +19,7 @@ from ..cli import exporter
 from ..errors import BadRequest
 from ..evidence import EVIDENCE, LEDGER, Ledger, StoredEvidence, evidence_context
 from ..rooms.watch import WatchNamespace
-from ..spreadsheet import safe_cell
+from ..spreadsheet import csv_text
 from ..state import METRICS, SIO
 from ..store.attendance import AttendanceStore
 from ..store.schema import users
@@ -66,18 +64,16 @@ def _iso(at: float) -> str:
 
 def attendance_csv(rows: Iterable[tuple[Session, Any, Any, Any]]) -> str:
     """CSV of (session, user row, watched intervals, published intervals): who, from when to when, how long."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
+    lines = []
     for session, person, watch, faculty in rows:
         spans = list(watch) or list(faculty)
-        writer.writerow([safe_cell(v) for v in (
+        lines.append((
             session.id, person.id, person.email, person.name, person.profession,
             _iso(spans[0].start) if spans else "", _iso(spans[-1].end) if spans else "",
             int(sum(iv.seconds for iv in watch)), int(sum(iv.seconds for iv in faculty)),
             " ".join(f"{_iso(iv.start)}/{_iso(iv.end)}" for iv in watch),
-        )])
-    return out.getvalue()
+        ))
+    return csv_text(CSV_COLUMNS, lines)
 
 
 @exporter("attendance")

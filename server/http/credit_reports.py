@@ -8,8 +8,6 @@ audit log. ``rounds export credits --format csv|cpe`` prints the same exports as
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
@@ -40,13 +38,14 @@ from ..credit import (
 )
 from ..credit_transcript import basis_for, learner_of, session_rule
 from ..errors import BadRequest, NotFound
-from ..spreadsheet import safe_cell
+from ..spreadsheet import csv_text
 from ..state import ACCOUNTS, CATALOGUE, CLOCK, ENGINE
 from ..store.attendance import AttendanceStore
 from ..store.credit import CreditStore
 from ..transcript import transcript_for
 from .api import json_object
 from .credit_service import CREDIT_STORE, ledger
+from .exports import csv_download
 from .identity import current_user, require
 from .pages import login_redirect
 
@@ -60,11 +59,7 @@ CPE_COLUMNS = ("nabp_eprofile_id", "dob_mmdd", "first_name", "last_name", "activ
 
 
 def _csv(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows([safe_cell(v) for v in row] for row in rows)
-    return out.getvalue()
+    return csv_text(header, rows, lineterminator="\n")
 
 
 def _per_learner(found: list[tuple[CreditClaim, Any]]) -> dict[tuple[int, CreditType], tuple[Any, Decimal, datetime]]:
@@ -258,11 +253,11 @@ def _query(**values: str) -> str:
 
 
 async def _download(request: web.Request, fmt: str, name: str) -> web.Response:
-    await require(request, Action.VIEW_REPORTS)
+    user = await require(request, Action.VIEW_REPORTS)
     cat = request.app[CATALOGUE]
     text = await _export_text(request.app[CREDIT_STORE], cat, fmt)
-    return web.Response(text=text, content_type="text/csv", charset="utf-8", headers={
-        "Content-Disposition": f'attachment; filename="{name}-{cat.conference.id}.csv"'})
+    return await csv_download(request, user, f"credit.export_{name}", f"conference:{cat.conference.id}", text,
+                              f"{name}-{cat.conference.id}.csv")
 
 
 @routes.get("/organizer/credit/learners.csv", name="credit_learners_csv")

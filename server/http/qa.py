@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable
 from typing import Any
 
@@ -16,9 +14,10 @@ from ..authz import Action
 from ..catalogue import Session
 from ..errors import NotFound
 from ..rooms.qa import QA_STORE, QNA, qa_context
-from ..spreadsheet import safe_cell
+from ..spreadsheet import csv_text
 from ..state import CATALOGUE, CLOCK, METRICS
 from .api import session_extras
+from .exports import csv_download
 from .identity import current_user, require
 from .pages import login_redirect
 
@@ -59,26 +58,21 @@ async def faculty_page(request: web.Request) -> web.StreamResponse:
 
 def questions_csv(rows: Iterable[Any]) -> str:
     """The CSV text of a session's questions."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
-    for r in rows:
-        writer.writerow([safe_cell(v) for v in (
-            r.id, r.created_at.isoformat(), r.status, r.votes, "yes" if r.anonymous else "no", r.author_name,
-            r.author_email, r.text, r.original_text, r.dismiss_reason, r.merged_into,
-            "yes" if r.pinned else "no", "yes" if r.on_stage else "no",
-        )])
-    return out.getvalue()
+    return csv_text(CSV_COLUMNS, ((
+        r.id, r.created_at.isoformat(), r.status, r.votes, "yes" if r.anonymous else "no", r.author_name,
+        r.author_email, r.text, r.original_text, r.dismiss_reason, r.merged_into,
+        "yes" if r.pinned else "no", "yes" if r.on_stage else "no",
+    ) for r in rows))
 
 
 @routes.get("/api/sessions/{id}/questions.csv", name="qa_export")
 async def export_csv(request: web.Request) -> web.Response:
     """Every question of a session as CSV, for the organizer."""
     session = _session(request)
-    await require(request, Action.EXPORT_QUESTIONS, session.id)
+    user = await require(request, Action.EXPORT_QUESTIONS, session.id)
     body = questions_csv(await request.app[QA_STORE].export_rows(session.id))
-    return web.Response(text=body, content_type="text/csv", charset="utf-8", headers={
-        "Content-Disposition": f'attachment; filename="questions-{session.id}.csv"'})
+    return await csv_download(request, user, "qa.export_questions", f"session:{session.id}", body,
+                              f"questions-{session.id}.csv")
 
 
 async def _session_extra(request: web.Request, session: Session, user: User | None) -> dict[str, Any]:
