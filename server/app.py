@@ -21,10 +21,22 @@ from .http.middleware import csrf_middleware, error_middleware, metrics_middlewa
 from .metrics import Metrics
 from .rooms.sio_internals import BoundedDelivery, socketio_server
 from .settings import ROOT, Settings
-from .state import ACCOUNTS, CATALOGUE, CLOCK, COORD, ENGINE, EXTRA, METRICS, SETTINGS, SIO
+from .state import (
+    ACCOUNTS,
+    CATALOGUE,
+    CLOCK,
+    COORD,
+    ENGINE,
+    EXTRA,
+    METRICS,
+    SESSIONS,
+    SETTINGS,
+    SIO,
+)
 from .store.accounts import AccountStore
 from .store.db import connect, migrate
 from .store.load import import_configured_conference
+from .store.sessions import SessionStore
 
 __all__ = ["create_app"]
 
@@ -130,6 +142,7 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     await migrate(engine)
     app[ENGINE] = engine
     app[ACCOUNTS] = AccountStore(engine)
+    app[SESSIONS] = SessionStore(engine)
     app[CATALOGUE] = await import_configured_conference(engine, settings, app[CLOCK])
     yield
     await engine.dispose()

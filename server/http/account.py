@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -14,8 +15,9 @@ from ..conference_file import PROFESSIONS
 from ..errors import BadRequest, NotAuthenticated, RateLimited, RoundsError
 from ..passwords import verify_password_async
 from ..signin import retry_after
-from ..state import ACCOUNTS, CLOCK, COORD, SETTINGS
-from .identity import sign_in, sign_out
+from ..state import ACCOUNTS, CLOCK, COORD, SESSIONS, SETTINGS
+from ..tokens import read_claims
+from .identity import bearer, sign_in, sign_out, signed_in
 from .limits import client_address
 
 __all__ = ["routes"]
@@ -131,6 +133,43 @@ def _register_error(request: web.Request, form: dict[str, str], exc: RoundsError
     if "retry_after" in exc.extra:
         response.headers["Retry-After"] = str(exc.extra["retry_after"])
     return response
+
+
+@routes.get("/account/password", name="password")
+async def password_page(request: web.Request) -> web.StreamResponse:
+    await signed_in(request)
+    return aiohttp_jinja2.render_template("password.html", request, {"done": "done" in request.query})
+
+
+@routes.post("/account/password")
+async def change_password(request: web.Request) -> web.StreamResponse:
+    """A new password ends every session and bearer token of the account, then signs in afresh."""
+    user = await signed_in(request)
+    form = await request.post()
+    new = str(form.get("new", ""))
+    try:
+        if len(new) < 10:
+            raise BadRequest("the new password must have at least 10 characters", field="new")
+        await _check_password(request, user.email, str(form.get("current", "")))
+    except RoundsError as exc:
+        return aiohttp_jinja2.render_template("password.html", request, {"error": exc.reason}, status=exc.status)
+    await request.app[ACCOUNTS].set_password(user.id, new)
+    await request.app[SESSIONS].end_all(user.id, datetime.now(UTC))
+    await sign_in(request, user)
+    raise web.HTTPSeeOther("/account/password?done=1")
+
+
+@routes.post("/api/tokens/revoke")
+async def revoke_token(request: web.Request) -> web.Response:
+    """Revoke the bearer token this request carries (a client signing itself out)."""
+    token = bearer(request)
+    if token is None:
+        raise NotAuthenticated("send the token to revoke as Authorization: Bearer")
+    await signed_in(request)  # the token is valid now
+    claims = read_claims(request.app[SETTINGS].secret_key, token)
+    await request.app[SESSIONS].revoke_token(claims.jti, claims.user_id,
+                                             datetime.fromtimestamp(claims.expires_at, UTC), datetime.now(UTC))
+    return web.json_response({"revoked": True})
 
 
 @routes.post("/logout", name="logout")

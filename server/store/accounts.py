@@ -83,6 +83,12 @@ class AccountStore:
             ).first()
             return None if row is None else (row.id, row.password_hash)
 
+    async def set_password(self, user_id: int, password: str) -> None:
+        """Store a new password (hashed off the event loop)."""
+        hashed = await hash_password_async(password)
+        async with self.engine.begin() as conn:
+            await conn.execute(users.update().where(users.c.id == user_id).values(password_hash=hashed))
+
     async def _user(self, conn: AsyncConnection, row: sa.Row[Any]) -> User:
         rows = await conn.execute(
             sa.select(assignments.c.kind, assignments.c.target).where(assignments.c.email == row.email)
