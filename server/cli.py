@@ -197,23 +197,19 @@ async def _export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    from aiohttp import web
-
     from .app import create_app
+    from .http.connections import listen
     from .logs import configure_logging
 
     configure_logging(settings.log_level, settings.log_format)
     host = args.host or settings.host
     port = settings.port if args.port is None else args.port
-    runner = web.AppRunner(create_app(settings), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
+    listening = await listen(create_app(settings), settings, host, port)
     print(f"Rounds is serving on http://{host}:{port}/", flush=True)
     try:
         await asyncio.Event().wait()
     finally:
-        await runner.cleanup()
+        await listening.close()
     return 0
 
 

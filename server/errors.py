@@ -12,6 +12,7 @@ __all__ = [
     "NotAuthenticated",
     "NotFound",
     "RateLimited",
+    "RequestTimeout",
     "RoundsError",
     "TooLarge",
     "Unavailable",
@@ -64,6 +65,11 @@ class NotFound(RoundsError):
 class Conflict(RoundsError):
     status = 409
     code = "conflict"
+
+
+class RequestTimeout(RoundsError):
+    status = 408
+    code = "request_timeout"
 
 
 class TooLarge(RoundsError):

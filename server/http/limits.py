@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import logging
 from collections.abc import Awaitable, Callable, Iterable
 
 from aiohttp import web
@@ -13,6 +15,7 @@ from .middleware import error_response
 
 __all__ = ["BODY_LIMITS", "body_limit_middleware", "client_address", "parse_networks"]
 
+log = logging.getLogger("rounds.http")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -73,11 +76,28 @@ async def body_limit_middleware(request: web.Request, handler: Handler) -> web.S
         response = error_response(request, TooLarge(f"the body may be up to {limit} bytes", limit=limit))
         response.force_close()
         return response
-    if limit == request.client_max_size:
-        return await handler(request)  # aiohttp caps what it reads at the app's client_max_size
-    larger = request.clone(client_max_size=limit)
+    timeout = request.app[SETTINGS].body_timeout_s
+    if limit != request.client_max_size:
+        timeout *= 10  # uploads: up to 10 MB from a slow hotel connection
+    # A body trickled in a byte at a time would hold the connection and the handler as long as
+    # the client likes: when the deadline passes before the whole body has arrived, the
+    # connection is closed (the handler's read then fails and is counted as 499, not an error).
+    deadline = asyncio.get_running_loop().call_later(timeout, _cut_off_slow_body, request)
     try:
-        return await handler(larger)
+        if limit == request.client_max_size:
+            return await handler(request)  # aiohttp caps what it reads at the app's client_max_size
+        larger = request.clone(client_max_size=limit)
+        try:
+            return await handler(larger)
+        finally:
+            # aiohttp releases the temp files of a multipart body only for the request it made.
+            larger._finish()
     finally:
-        # aiohttp releases the temp files of a multipart body only for the request it made.
-        larger._finish()
+        deadline.cancel()
+
+
+def _cut_off_slow_body(request: web.Request) -> None:
+    transport = request.transport
+    if not request.content.is_eof() and transport is not None and not transport.is_closing():
+        log.info("closing %s %s: its body did not arrive in time", request.method, request.path)
+        transport.abort()
