@@ -15,7 +15,7 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
 from .clock import Clock
 from .coord import coordination_for
-from .http import account, api, headers, health, limits, pages
+from .http import account, api, email_flows, headers, health, limits, pages
 from .http.identity import csrf_token, current_user
 from .http.middleware import csrf_middleware, error_middleware, metrics_middleware
 from .metrics import Metrics
@@ -58,6 +58,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     limits.setup(app)
     headers.setup(app)
+    email_flows.setup(app)
     # Uploads are the one route with a large body (their handler checks the exact size).
     app[limits.BODY_LIMITS]["/api/booths/{id}/resources"] = settings.upload_max_bytes + 64 * 1024
     app[METRICS] = Metrics()
@@ -85,7 +86,7 @@ def create_app(settings: Settings) -> web.Application:
 
     app.cleanup_ctx.append(_storage)
     app.cleanup_ctx.append(_coordination)
-    for module in (health, account, api, pages):
+    for module in (health, account, email_flows, api, pages):
         app.router.add_routes(module.routes)
     for feature in _features():
         feature(app)

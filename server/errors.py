@@ -8,6 +8,7 @@ __all__ = [
     "BadRequest",
     "Conflict",
     "CsrfFailed",
+    "EmailUnverified",
     "NotAllowed",
     "NotAuthenticated",
     "NotFound",
@@ -55,6 +56,10 @@ class NotAllowed(RoundsError):
 
 class CsrfFailed(NotAllowed):
     code = "csrf"
+
+
+class EmailUnverified(NotAllowed):
+    code = "email_unverified"
 
 
 class NotFound(RoundsError):

@@ -70,6 +70,15 @@ class Settings:
     header_timeout_s: float = 10.0
     body_timeout_s: float = 30.0
     keepalive_timeout_s: float = 30.0
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_username: str = ""
+    smtp_password: str = field(default="", repr=False)
+    smtp_starttls: bool = True
+    mail_from: str = "Rounds <rounds@localhost>"
+    verify_link_ttl_s: int = 7 * 86400
+    reset_link_ttl_s: int = 3600
+    reset_attempts: int = 5
     secret_key: bytes = field(default=b"", repr=False)
 
     @property

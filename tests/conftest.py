@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import email
+import email.message
+import email.policy
 import gc
 import importlib
+import queue
 import re
+import socket
 import sys
 import threading
 import time
@@ -253,3 +258,43 @@ def _fail_on_blocked_loop(request: pytest.FixtureRequest) -> Iterator[None]:
         worst = max(_slow_callbacks)
         pytest.fail(f"the event loop was blocked {worst[0] * 1000:.0f} ms by {worst[1]} "
                     f"({len(_slow_callbacks)} callbacks over {LOOP_BLOCK_LIMIT_S * 1000:.0f} ms)")
+
+
+@dataclass
+class Mailbox:
+    """A real SMTP server (aiosmtpd) on a free loopback port, and the messages it received."""
+
+    port: int
+    inbox: queue.Queue[email.message.EmailMessage]
+
+    async def next(self, timeout: float = 10) -> email.message.EmailMessage:
+        """The next message received (waiting for it in a worker thread, not on the loop)."""
+        return await asyncio.to_thread(self.inbox.get, True, timeout)
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Mailbox]:
+    from aiosmtpd.controller import Controller
+
+    inbox: queue.Queue[email.message.EmailMessage] = queue.Queue()
+
+    class Handler:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            inbox.put(email.message_from_bytes(envelope.content, policy=email.policy.default))
+            return "250 OK"
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield Mailbox(port, inbox)
+    finally:
+        controller.stop()
+
+
+def mail_settings(data_dir: Path, conference: Path, mailbox: Mailbox, **overrides: Any) -> Settings:
+    """Settings that send mail to ``mailbox``."""
+    return make_settings(data_dir, conference, smtp_host="127.0.0.1", smtp_port=mailbox.port,
+                         smtp_starttls=False, **overrides)

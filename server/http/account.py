@@ -17,6 +17,7 @@ from ..passwords import verify_password_async
 from ..signin import retry_after
 from ..state import ACCOUNTS, CLOCK, COORD, SESSIONS, SETTINGS
 from ..tokens import read_claims
+from .email_flows import schedule_verification
 from .identity import bearer, sign_in, sign_out, signed_in
 from .limits import client_address
 
@@ -123,6 +124,7 @@ async def register(request: web.Request) -> web.StreamResponse:
     except RoundsError as exc:
         return _register_error(request, form, exc)
     await sign_in(request, user)
+    schedule_verification(request, user)
     raise web.HTTPSeeOther("/")
 
 

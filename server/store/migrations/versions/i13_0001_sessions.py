@@ -1,4 +1,4 @@
-"""Server-side browser sessions, revoked bearer tokens, per-account credential cut-offs (issue 13).
+"""Server-side browser sessions, revoked bearer tokens, credential cut-offs, verified emails (issue 13).
 
 Revision ID: i13_0001_sessions
 Revises: 0001_core
@@ -31,6 +31,12 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_table(
+        "verified_emails",
+        sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("email", sa.String(254), nullable=False),
+        sa.Column("verified_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_table(
         "credential_cutoffs",
         sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
         sa.Column("not_before", sa.DateTime(timezone=True), nullable=False),
@@ -39,6 +45,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("credential_cutoffs")
+    op.drop_table("verified_emails")
     op.drop_table("revoked_tokens")
     op.drop_index("ix_web_sessions_user", "web_sessions")
     op.drop_table("web_sessions")
