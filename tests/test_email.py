@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient
 
 from server.app import create_app
 from server.catalogue import Role
-from server.state import ENGINE
+from server.state import CLOCK, ENGINE
 from server.store.verified import VerifiedEmails
 from tests.conftest import Mailbox, add_person, mail_settings
 from tests.test_account_pages import REGISTRATION, csrf_of
@@ -106,3 +106,24 @@ async def test_reset_requests_are_rate_limited(mail_client: TestClient, mailbox:
             "email": "nobody@example.org", "csrf": await csrf_of(mail_client, "/forgot-password")})
         statuses.append(response.status)
     assert statuses == [200, 200, 200, 429]
+
+
+async def test_a_lead_waits_for_a_verified_address(mail_client: TestClient) -> None:
+    import socketio
+
+    person = await add_person(mail_client.server.app, "ana@example.org", Role.ATTENDEE)
+    client = socketio.AsyncClient(reconnection=False)
+    await client.connect(str(mail_client.server.make_url("/")), namespaces=["/hall"], auth={"token": person.token},
+                         transports=["websocket"], wait_timeout=10)
+    try:
+        assert (await client.call("enter", {"booth": "meridian"}, namespace="/hall", timeout=10))["ok"]
+        shared = await client.call("share", {"booth": "meridian", "fields": ["name", "email"]}, namespace="/hall",
+                                   timeout=10)
+        assert shared["ok"] is False and shared["error"] == "email_unverified"
+        await VerifiedEmails(mail_client.server.app[ENGINE]).mark(person.user.id, "ana@example.org",
+                                                                 mail_client.server.app[CLOCK].now())
+        shared = await client.call("share", {"booth": "meridian", "fields": ["name", "email"]}, namespace="/hall",
+                                   timeout=10)
+        assert shared["ok"] is True, shared
+    finally:
+        await client.disconnect()
