@@ -34,9 +34,9 @@ async def _csrf(http: ClientSession, path: str = "/") -> str:
 
 
 async def _me_with_cookie(server: TestServer, cookie: str) -> int:
-    async with ClientSession(cookies={"rounds_session": cookie}) as other:
-        async with other.get(server.make_url("/api/me")) as response:
-            return response.status
+    async with ClientSession(cookies={"rounds_session": cookie}) as other, \
+            other.get(server.make_url("/api/me")) as response:
+        return response.status
 
 
 async def test_a_cookie_copied_before_sign_out_no_longer_works(server: TestServer) -> None:

@@ -39,17 +39,17 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-import aiohttp  # noqa: E402
-import socketio  # noqa: E402
-import sqlalchemy as sa  # noqa: E402
+import aiohttp
+import socketio
+import sqlalchemy as sa
 
-from server.catalogue import Role  # noqa: E402
-from server.passwords import hash_password  # noqa: E402
-from server.settings import load_settings  # noqa: E402
-from server.store.accounts import AccountStore  # noqa: E402
-from server.store.db import connect, migrate  # noqa: E402
-from server.store.schema import users  # noqa: E402
-from server.tokens import mint_token  # noqa: E402
+from server.catalogue import Role
+from server.passwords import hash_password
+from server.settings import load_settings
+from server.store.accounts import AccountStore
+from server.store.db import connect, migrate
+from server.store.schema import users
+from server.tokens import mint_token
 
 SECRET = b"conference-day-soak"
 S = "heart-failure-2026"
@@ -138,7 +138,7 @@ async def attendee(url: str, token: str, polling: bool, interval: float, until: 
     try:
         await client.connect(url, namespaces=["/watch"], auth={"token": token},
                              transports=["polling"] if polling else ["websocket"], wait_timeout=30)
-    except Exception:
+    except (socketio.exceptions.ConnectionError, OSError, TimeoutError):
         tally.no("socket connect")
         return
     tally.ok("socket connect")
@@ -149,7 +149,7 @@ async def attendee(url: str, token: str, polling: bool, interval: float, until: 
             try:
                 ack = await client.call("heartbeat", {"session": S, "visible": True, "playing": True},
                                         namespace="/watch", timeout=30)
-            except Exception:
+            except (socketio.exceptions.SocketIOError, OSError, TimeoutError):
                 tally.no("heartbeat")
             else:
                 tally.rtts.append(time.perf_counter() - began)
@@ -267,9 +267,9 @@ async def abusers(host: str, port: int, base: str, organizer: str, until: float,
 
 
 async def metrics(base: str, organizer: str) -> str:
-    async with aiohttp.ClientSession() as http:
-        async with http.get(base + "/metrics", headers={"Authorization": f"Bearer {organizer}"}) as r:
-            return await r.text()
+    async with aiohttp.ClientSession() as http, \
+            http.get(base + "/metrics", headers={"Authorization": f"Bearer {organizer}"}) as r:
+        return await r.text()
 
 
 def pct(values: list[float], q: float) -> float:
