@@ -10,7 +10,7 @@ from .catalogue import Role
 from .conference_file import PROFESSIONS
 from .errors import BadRequest
 
-__all__ = ["Registration", "User", "parse_registration", "valid_email"]
+__all__ = ["Registration", "User", "parse_registration", "valid_email", "valid_unicode"]
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]{2,}$")
 
@@ -47,10 +47,19 @@ class Registration:
     report_permission: bool = False
 
 
+def valid_unicode(text: str) -> bool:
+    """Whether ``text`` can be stored and shown: no lone surrogates (``"\\ud800"`` from JSON)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def valid_email(text: str) -> str:
     """The address lower-cased; raises :class:`BadRequest` if it is not one."""
     text = text.strip().lower()
-    if not _EMAIL.match(text) or len(text) > 254:
+    if not valid_unicode(text) or not _EMAIL.match(text) or len(text) > 254:
         raise BadRequest("enter a valid email address", field="email")
     return text
 

@@ -9,22 +9,34 @@ from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
 import jinja2
-import socketio
 from aiohttp import web
 from aiohttp_session import setup as setup_session
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
 from .clock import Clock
 from .coord import coordination_for
-from .http import account, api, health, pages
+from .http import account, api, email_flows, headers, health, limits, pages
 from .http.identity import csrf_token, current_user
 from .http.middleware import csrf_middleware, error_middleware, metrics_middleware
 from .metrics import Metrics
+from .rooms.sio_internals import BoundedDelivery, socketio_server
 from .settings import ROOT, Settings
-from .state import ACCOUNTS, CATALOGUE, CLOCK, COORD, ENGINE, EXTRA, METRICS, SETTINGS, SIO
+from .state import (
+    ACCOUNTS,
+    CATALOGUE,
+    CLOCK,
+    COORD,
+    ENGINE,
+    EXTRA,
+    METRICS,
+    SESSIONS,
+    SETTINGS,
+    SIO,
+)
 from .store.accounts import AccountStore
 from .store.db import connect, migrate
 from .store.load import import_configured_conference
+from .store.sessions import SessionStore
 
 __all__ = ["create_app"]
 
@@ -40,30 +52,41 @@ CREDIT_NAMES = {
 def create_app(settings: Settings) -> web.Application:
     """The Rounds application for ``settings``; storage opens on startup."""
     app = web.Application(
-        middlewares=[metrics_middleware, error_middleware],
-        client_max_size=max(settings.upload_max_bytes, 1024 * 1024) + 64 * 1024,
+        middlewares=[metrics_middleware, error_middleware, limits.body_limit_middleware],
+        client_max_size=settings.body_max_bytes,
     )
     app[SETTINGS] = settings
+    limits.setup(app)
+    headers.setup(app)
+    email_flows.setup(app)
+    # Uploads are the one route with a large body (their handler checks the exact size).
+    app[limits.BODY_LIMITS]["/api/booths/{id}/resources"] = settings.upload_max_bytes + 64 * 1024
     app[METRICS] = Metrics()
     app[CLOCK] = Clock(scale=settings.time_scale)
     app[EXTRA] = {}
     coord = coordination_for(settings.redis_url)
     app[COORD] = coord
-    app[SIO] = socketio.AsyncServer(async_mode="aiohttp", client_manager=coord.socketio_manager())
+    manager = coord.socketio_manager()
+    if isinstance(manager, BoundedDelivery):
+        manager.queue_limit = settings.socket_queue_max
+        slow_readers = app[METRICS].slow_readers
+        manager.on_slow_reader = lambda namespace: slow_readers.labels(namespace).inc()
+    app[SIO] = socketio_server(manager)
     app[SIO].attach(app)
 
     # aiohttp-session base64-encodes raw bytes into the Fernet key itself.
     fernet_key = hashlib.sha256(b"cookie:" + settings.secret_key).digest()
     setup_session(app, EncryptedCookieStorage(
         fernet_key, cookie_name="rounds_session", httponly=True, samesite="Lax",
-        secure=settings.cookie_secure, max_age=12 * 3600,
+        secure=settings.cookie_secure or settings.public_url.lower().startswith("https://"),
+        max_age=settings.session_ttl_s,
     ))
     app.middlewares.append(csrf_middleware)
     _setup_templates(app)
 
     app.cleanup_ctx.append(_storage)
     app.cleanup_ctx.append(_coordination)
-    for module in (health, account, api, pages):
+    for module in (health, account, email_flows, api, pages):
         app.router.add_routes(module.routes)
     for feature in _features():
         feature(app)
@@ -120,6 +143,7 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     await migrate(engine)
     app[ENGINE] = engine
     app[ACCOUNTS] = AccountStore(engine)
+    app[SESSIONS] = SessionStore(engine)
     app[CATALOGUE] = await import_configured_conference(engine, settings, app[CLOCK])
     yield
     await engine.dispose()

@@ -58,8 +58,11 @@ def _parser() -> argparse.ArgumentParser:
     lst.set_defaults(run=_users_list)
 
     token = sub.add_parser("token", help="print a signed bearer token for an account")
-    token.add_argument("email")
+    token.add_argument("email", nargs="?", help="the account (not needed with --revoke)")
     token.add_argument("--ttl", type=int, help="lifetime in seconds (default: setting token_ttl_s)")
+    token.add_argument("--revoke", metavar="TOKEN", help="revoke this token instead of printing a new one")
+    token.add_argument("--revoke-all", action="store_true",
+                       help="end every token and browser session of EMAIL instead of printing a new one")
     token.set_defaults(run=_token)
 
     imp = sub.add_parser("import", help="load or update a conference file (TOML or YAML)")
@@ -122,9 +125,16 @@ async def _users_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _token(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import UTC, datetime
+
     from .store.accounts import AccountStore
+    from .store.sessions import SessionStore
     from .tokens import mint_token
 
+    if args.revoke:
+        return await _revoke(args.revoke, settings)
+    if not args.email:
+        raise CliError("name the account: rounds token EMAIL")
     ttl = settings.token_ttl_s if args.ttl is None else args.ttl
     if ttl <= 0:
         raise CliError("--ttl must be a positive number of seconds")
@@ -135,7 +145,36 @@ async def _token(args: argparse.Namespace, settings: Settings) -> int:
         await engine.dispose()
     if user is None:
         raise CliError(f"no account {args.email!r}; create it with `rounds users add`")
+    if args.revoke_all:
+        engine = await _engine(settings)
+        try:
+            await SessionStore(engine).end_all(user.id, datetime.now(UTC))
+        finally:
+            await engine.dispose()
+        print(f"every token and browser session of {user.email} has ended")
+        return 0
     print(mint_token(settings.secret_key, user.id, ttl))
+    return 0
+
+
+async def _revoke(token: str, settings: Settings) -> int:
+    from datetime import UTC, datetime
+
+    from .errors import RoundsError
+    from .store.sessions import SessionStore
+    from .tokens import read_claims
+
+    try:
+        claims = read_claims(settings.secret_key, token.strip())
+    except RoundsError as exc:
+        raise CliError(f"not a token of this deployment: {exc.reason}") from None
+    engine = await _engine(settings)
+    try:
+        await SessionStore(engine).revoke_token(claims.jti, claims.user_id,
+                                                datetime.fromtimestamp(claims.expires_at, UTC), datetime.now(UTC))
+    finally:
+        await engine.dispose()
+    print("revoked")
     return 0
 
 
@@ -167,23 +206,19 @@ async def _export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    from aiohttp import web
-
     from .app import create_app
+    from .http.connections import listen
     from .logs import configure_logging
 
     configure_logging(settings.log_level, settings.log_format)
     host = args.host or settings.host
     port = settings.port if args.port is None else args.port
-    runner = web.AppRunner(create_app(settings), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
+    listening = await listen(create_app(settings), settings, host, port)
     print(f"Rounds is serving on http://{host}:{port}/", flush=True)
     try:
         await asyncio.Event().wait()
     finally:
-        await runner.cleanup()
+        await listening.close()
     return 0
 
 

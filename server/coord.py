@@ -17,6 +17,8 @@ import socketio
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
+from .rooms.sio_internals import BoundedDelivery, RoundsRedisManager
+
 __all__ = ["Coordination", "InProcess", "RedisCoordination", "coordination_for"]
 
 log = logging.getLogger("rounds.coord")
@@ -26,6 +28,15 @@ _SEP = "\x1f"  # between member and process id in a presence field
 class Coordination(Protocol):
     async def hit(self, key: str, limit: int, window_s: float) -> bool:
         """Count one event under ``key``; False once more than ``limit`` fell in this window."""
+
+    async def failures(self, key: str) -> tuple[int, float]:
+        """How many failures were recorded under ``key``, and when the last was (epoch seconds)."""
+
+    async def fail(self, key: str, ttl_s: float, at: float) -> int:
+        """Record one failure at ``at`` under ``key`` (forgotten ``ttl_s`` after the last); the count."""
+
+    async def forget(self, key: str) -> None:
+        """Forget the failures under ``key``."""
 
     async def presence_add(self, room: str, member: str) -> int:
         """Record one more connection of ``member`` in ``room``; returns its connection count."""
@@ -51,6 +62,7 @@ class InProcess:
     def __init__(self) -> None:
         self._hits: dict[tuple[str, int], int] = defaultdict(int)
         self._rooms: dict[str, dict[str, int]] = defaultdict(dict)
+        self._failures: dict[str, tuple[int, float, float]] = {}  # count, last, forget at
 
     async def hit(self, key: str, limit: int, window_s: float) -> bool:
         window = int(time.monotonic() // window_s)
@@ -58,6 +70,21 @@ class InProcess:
             self._hits = defaultdict(int, {k: v for k, v in self._hits.items() if k[1] >= window - 1})
         self._hits[(key, window)] += 1
         return self._hits[(key, window)] <= limit
+
+    async def failures(self, key: str) -> tuple[int, float]:
+        count, last, until = self._failures.get(key, (0, 0.0, 0.0))
+        return (count, last) if until > time.time() else (0, 0.0)
+
+    async def fail(self, key: str, ttl_s: float, at: float) -> int:
+        now = time.time()
+        if len(self._failures) > 100_000:
+            self._failures = {k: v for k, v in self._failures.items() if v[2] > now}
+        count, _ = await self.failures(key)
+        self._failures[key] = (count + 1, at, now + ttl_s)
+        return count + 1
+
+    async def forget(self, key: str) -> None:
+        self._failures.pop(key, None)
 
     async def presence_add(self, room: str, member: str) -> int:
         members = self._rooms[room]
@@ -77,7 +104,7 @@ class InProcess:
         return set(self._rooms.get(room, {}))
 
     def socketio_manager(self) -> socketio.AsyncManager:
-        return socketio.AsyncManager()
+        return BoundedDelivery()
 
     async def ping(self) -> bool:
         return True
@@ -117,6 +144,31 @@ class RedisCoordination:
             log.warning("Redis unreachable; rate limits are per process meanwhile")
             return await self._fallback.hit(key, limit, window_s)
         return int(count) <= limit
+
+    async def failures(self, key: str) -> tuple[int, float]:
+        try:
+            raw = await self.redis.hmget(f"rounds:fail:{key}", ["n", "t"])
+        except (aioredis.RedisError, OSError):
+            return await self._fallback.failures(key)
+        return (int(raw[0] or 0), float(raw[1] or 0.0))
+
+    async def fail(self, key: str, ttl_s: float, at: float) -> int:
+        name = f"rounds:fail:{key}"
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.hincrby(name, "n", 1)
+                pipe.hset(name, "t", repr(at))
+                pipe.expire(name, max(1, int(ttl_s)))
+                count, _, _ = await pipe.execute()
+        except (aioredis.RedisError, OSError):
+            return await self._fallback.fail(key, ttl_s, at)
+        return int(count)
+
+    async def forget(self, key: str) -> None:
+        try:
+            await self.redis.delete(f"rounds:fail:{key}")
+        except (aioredis.RedisError, OSError):
+            await self._fallback.forget(key)
 
     # Presence: each process writes its own connection counts, field "member<SEP>process" of the
     # room's hash, and keeps a short-lived "alive" key. A crashed process's entries stop
@@ -190,7 +242,7 @@ class RedisCoordination:
                 log.warning("Redis unreachable; presence will be written again when it is back")
 
     def socketio_manager(self) -> socketio.AsyncManager:
-        return socketio.AsyncRedisManager(self.url)
+        return RoundsRedisManager(self.url)
 
     async def ping(self) -> bool:
         try:

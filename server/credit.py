@@ -396,6 +396,10 @@ def parse_amount(value: object) -> Decimal:
         raise ClaimRejected("amount must be a number") from None
     if not amount.is_finite():
         raise ClaimRejected("amount must be a finite number")
+    # "1e1000000" overflows the arithmetic below and "1e-999999999" underflows to 0: no credit
+    # amount needs more than 6 digits either side of the point.
+    if amount and not -6 <= amount.adjusted() <= 6:
+        raise ClaimRejected("amount is out of range: credit is claimed in steps of 0.25")
     return amount
 
 

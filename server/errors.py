@@ -10,10 +10,12 @@ __all__ = [
     "CsrfFailed",
     "DisclosureRequired",
     "HistoryRewrite",
+    "EmailUnverified",
     "NotAllowed",
     "NotAuthenticated",
     "NotFound",
     "RateLimited",
+    "RequestTimeout",
     "RoundsError",
     "TooLarge",
     "Unavailable",
@@ -65,6 +67,10 @@ class DisclosureRequired(NotAllowed):
     code = "disclosure_required"
 
 
+class EmailUnverified(NotAllowed):
+    code = "email_unverified"
+
+
 class NotFound(RoundsError):
     status = 404
     code = "not_found"
@@ -79,6 +85,11 @@ class HistoryRewrite(Conflict):
     """An import would change sessions that already have evidence or claims (use --amend)."""
 
     code = "history_rewrite"
+
+
+class RequestTimeout(RoundsError):
+    status = 408
+    code = "request_timeout"
 
 
 class TooLarge(RoundsError):

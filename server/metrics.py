@@ -32,6 +32,10 @@ class Metrics:
             "rounds_sockets_connected", "Connected Socket.IO clients by namespace", ["namespace"],
             registry=self.registry,
         )
+        self.slow_readers = Counter(
+            "rounds_socket_slow_readers", "Socket.IO connections closed because they did not read",
+            ["namespace"], registry=self.registry,
+        )
 
     def add_collector(self, collect: Callable[[], Iterable[Metric]]) -> None:
         """Register a callback producing metrics at scrape time (viewers, publishers, ...)."""

@@ -38,7 +38,7 @@ class Settings:
     log_format: str = "text"
     cookie_secure: bool = False
     token_ttl_s: int = 86400
-    login_attempts: int = 10
+    login_attempts: int = 50
     login_window_s: int = 300
     time_scale: float = 1.0
     heartbeat_s: int = 15
@@ -55,6 +55,30 @@ class Settings:
     qa_votes_per_minute: int = 60
     hall_messages_per_minute: int = 20
     upload_max_bytes: int = 10 * 1024 * 1024
+    # issue 13: availability and sessions
+    public_url: str = ""
+    trusted_proxies: tuple[str, ...] = ()
+    body_max_bytes: int = 64 * 1024
+    login_free_failures: int = 5
+    login_delay_max_s: int = 300
+    register_attempts: int = 30
+    register_window_s: int = 3600
+    session_ttl_s: int = 12 * 3600
+    socket_queue_max: int = 1000
+    sockets_per_user: int = 20
+    max_connections: int = 8000
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 30.0
+    keepalive_timeout_s: float = 30.0
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_username: str = ""
+    smtp_password: str = field(default="", repr=False)
+    smtp_starttls: bool = True
+    mail_from: str = "Rounds <rounds@localhost>"
+    verify_link_ttl_s: int = 7 * 86400
+    reset_link_ttl_s: int = 3600
+    reset_attempts: int = 5
     secret_key: bytes = field(default=b"", repr=False)
 
     @property

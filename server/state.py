@@ -14,8 +14,9 @@ from .coord import Coordination
 from .metrics import Metrics
 from .settings import Settings
 from .store.accounts import AccountStore
+from .store.sessions import SessionStore
 
-__all__ = ["ACCOUNTS", "CATALOGUE", "CLOCK", "COORD", "ENGINE", "EXTRA", "METRICS", "SETTINGS", "SIO"]
+__all__ = ["ACCOUNTS", "CATALOGUE", "CLOCK", "COORD", "ENGINE", "EXTRA", "METRICS", "SESSIONS", "SETTINGS", "SIO"]
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
@@ -25,4 +26,5 @@ CLOCK = web.AppKey("clock", Clock)
 COORD = web.AppKey("coord", Coordination)
 SIO = web.AppKey("sio", socketio.AsyncServer)
 METRICS = web.AppKey("metrics", Metrics)
+SESSIONS = web.AppKey("sessions", SessionStore)
 EXTRA = web.AppKey("extra", dict[str, Any])

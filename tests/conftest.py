@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import email
+import email.message
+import email.policy
+import gc
+import importlib
+import queue
 import re
+import socket
+import sys
+import threading
+import time
+import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -186,3 +198,126 @@ async def sio(server: TestServer, client: TestClient) -> AsyncIterator[SioFactor
     for opened in clients:
         if opened.connected:
             await opened.disconnect()
+
+
+# --- issue 13: shared fixtures for hardening tests (one block) -------------------------------
+
+# Like aiohttp's own suite, a test fails when its event loop ran one callback longer than this:
+# on conference day a blocked loop freezes every socket and stream of the process.
+LOOP_BLOCK_LIMIT_S = 0.1
+# Measured as the loop thread's CPU time, so that a test is not failed because this shared
+# 2-core machine descheduled the whole process; a callback that sleeps or waits on blocking I/O
+# burns no CPU and is caught by wall time past this (generous, for the same reason) limit.
+LOOP_WALL_LIMIT_S = 1.0
+_slow_callbacks: list[tuple[float, str]] = []
+_handle_run = asyncio.events.Handle._run
+_running: dict[int, tuple[float, list[str]]] = {}  # thread -> (callback start, stack seen by the watchdog)
+
+
+def _timed_run(self: asyncio.events.Handle) -> None:
+    thread = threading.get_ident()
+    stack: list[str] = []
+    start, cpu_start, gc_start = time.perf_counter(), time.thread_time(), _gc_seconds[0]
+    modules = len(sys.modules)
+    _running[thread] = (start, stack)
+    try:
+        _handle_run(self)
+    finally:
+        _running.pop(thread, None)
+        # A full collection of the test process's heap (hypothesis, SQLAlchemy, many apps) is the
+        # harness's cost, not the code's: it does not count.
+        gc_spent = _gc_seconds[0] - gc_start
+        took, cpu = time.perf_counter() - start - gc_spent, time.thread_time() - cpu_start - gc_spent
+        # A first import (a test importing a helper module, compiled and assertion-rewritten)
+        # happens once per process; a server imports everything before its loop serves.
+        imported = len(sys.modules) != modules
+        if (cpu > LOOP_BLOCK_LIMIT_S or took > LOOP_WALL_LIMIT_S) and not imported:
+            owner = getattr(self._callback, "__self__", None)  # the task a step belongs to
+            what = repr(owner if isinstance(owner, asyncio.Task) else self)[:300]
+            what += f" (CPU {cpu * 1000:.0f} ms)"
+            _slow_callbacks.append((took, what + ("\n" + "".join(stack) if stack else "")))
+
+
+def _watchdog() -> None:
+    """Records where a blocked loop is stuck, so the failure names the culprit."""
+    while True:
+        time.sleep(LOOP_BLOCK_LIMIT_S / 2)
+        now = time.perf_counter()
+        for thread, (start, stack) in list(_running.items()):
+            if not stack and now - start > LOOP_BLOCK_LIMIT_S * 1.5:
+                frame = sys._current_frames().get(thread)
+                if frame is not None:
+                    stack.extend(traceback.format_stack(frame)[-8:])
+
+
+_gc_seconds = [0.0, 0.0]  # total, start of the current collection
+
+
+def _time_gc(phase: str, info: dict[str, int]) -> None:
+    if phase == "start":
+        _gc_seconds[1] = time.perf_counter()
+    else:
+        _gc_seconds[0] += time.perf_counter() - _gc_seconds[1]
+
+
+gc.callbacks.append(_time_gc)
+asyncio.events.Handle._run = _timed_run  # type: ignore[method-assign]
+threading.Thread(target=_watchdog, name="loop-watchdog", daemon=True).start()
+# create_app imports its features lazily: import them now, or the first test to build an app
+# would spend the imports on its event loop (a server imports them before its loop runs).
+for _feature in ("attendance", "credit", "hall", "media", "qa"):
+    importlib.import_module(f"server.http.{_feature}")
+
+
+@pytest.fixture(autouse=True)
+def _fail_on_blocked_loop(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fails the test if a callback blocked its event loop (LOOP_BLOCK_LIMIT_S of CPU, or LOOP_WALL_LIMIT_S).
+
+    ``@pytest.mark.blocks_loop("why")`` exempts a test whose blocking is the thing under test.
+    """
+    _slow_callbacks.clear()
+    yield
+    if request.node.get_closest_marker("blocks_loop") is None and _slow_callbacks:
+        worst = max(_slow_callbacks)
+        pytest.fail(f"the event loop was blocked {worst[0] * 1000:.0f} ms by {worst[1]} "
+                    f"({len(_slow_callbacks)} callbacks over {LOOP_BLOCK_LIMIT_S * 1000:.0f} ms)")
+
+
+@dataclass
+class Mailbox:
+    """A real SMTP server (aiosmtpd) on a free loopback port, and the messages it received."""
+
+    port: int
+    inbox: queue.Queue[email.message.EmailMessage]
+
+    async def next(self, timeout: float = 10) -> email.message.EmailMessage:
+        """The next message received (waiting for it in a worker thread, not on the loop)."""
+        return await asyncio.to_thread(self.inbox.get, True, timeout)
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Mailbox]:
+    from aiosmtpd.controller import Controller
+
+    inbox: queue.Queue[email.message.EmailMessage] = queue.Queue()
+
+    class Handler:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            inbox.put(email.message_from_bytes(envelope.content, policy=email.policy.default))
+            return "250 OK"
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield Mailbox(port, inbox)
+    finally:
+        controller.stop()
+
+
+def mail_settings(data_dir: Path, conference: Path, mailbox: Mailbox, **overrides: Any) -> Settings:
+    """Settings that send mail to ``mailbox``."""
+    return make_settings(data_dir, conference, smtp_host="127.0.0.1", smtp_port=mailbox.port,
+                         smtp_starttls=False, **overrides)

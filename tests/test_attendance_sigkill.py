@@ -133,6 +133,9 @@ async def test_sigkill_mid_watch_loses_at_most_one_heartbeat_of_watch_time(tmp_p
 
 
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+# getfixturevalue("pg_url") starts the suite's PostgreSQL (initdb, a subprocess) on the test's loop
+# when this is the first test to need it: the harness's cost, not the code under test's.
+@pytest.mark.blocks_loop("may start the suite's PostgreSQL server from inside the test")
 async def test_media_left_open_by_a_dead_process_closes_at_its_last_sign_of_life(
         database: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     from server.attendance import media_intervals, total_seconds

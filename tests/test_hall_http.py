@@ -143,8 +143,9 @@ async def test_leads_csv_is_an_attachment_and_its_export_is_audited(
     assert response.headers["Content-Disposition"].startswith('attachment; filename="meridian-leads.csv"')
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     lines = (await response.text()).splitlines()
-    assert lines[0] == "name,email,profession,organisation,shared_fields,shared_at"
-    assert lines[1].startswith("Maria.Lopez,maria.lopez@demo.rounds,physician,,name email profession,")
+    assert lines[0] == '"name","email","profession","organisation","shared_fields","shared_at"'
+    assert lines[1].startswith('"Maria.Lopez","maria.lopez@demo.rounds","physician","","name email profession",')
+    assert response.headers["Cache-Control"] == "no-store"
     async with client.server.app[ENGINE].connect() as conn:
         rows = (await conn.execute(sa.select(audit_log.c.action, audit_log.c.actor).where(
             audit_log.c.action.like("hall.%")).order_by(audit_log.c.id))).all()

@@ -11,6 +11,9 @@ PUBLIC = {
     ("POST", "/logout"), ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"),
     ("GET", "/api/conference"), ("GET", "/api/sessions"), ("GET", "/api/sessions/{id}"),
     ("GET", "/verify/{code}"),
+    # Links from mail: the signed token in the path is the credential (tests/test_email.py).
+    ("GET", "/account/verify/{token}"), ("GET", "/forgot-password"), ("POST", "/forgot-password"),
+    ("GET", "/reset-password/{token}"), ("POST", "/reset-password/{token}"),
 }
 VALUES = {"id": "heart-failure-2026", "session_id": "heart-failure-2026", "code": "ABCD-EFGH-JKLM",
           "credit_type": "ama_pra_1", "resource": "r1", "name": "x.mkv", "file_id": "f1", "n": "0"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -45,10 +46,16 @@ async def json_object(request: web.Request) -> dict[str, Any]:
     """The request body as a JSON object; raises :class:`BadRequest` for anything else."""
     try:
         body = await request.json()
-    except ValueError:
+    except RecursionError:
+        raise BadRequest("the JSON body is nested too deeply") from None
+    except ValueError:  # also a number past Python's 4,300 digits
         raise BadRequest("the body must be a JSON object") from None
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")
+    try:  # "\ud800" parses into a lone surrogate, which no database or page can hold
+        json.dumps(body, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise BadRequest("the body holds text that is not valid Unicode (a lone surrogate)") from None
     return body
 
 

@@ -36,6 +36,7 @@ from .credit_service import (
     submit_evaluation,
     verification,
 )
+from .email_flows import require_verified
 from .identity import current_user, require, signed_in
 from .pages import login_redirect, session_gates
 
@@ -265,6 +266,7 @@ async def transcript_page(request: web.Request) -> web.StreamResponse:
 async def certificate(request: web.Request) -> web.StreamResponse:
     """The certificate of one credit type for this conference (claimed credit)."""
     user = await _page_user(request, Action.CLAIM_CREDIT)
+    await require_verified(request.app, user)
     try:
         ctype = CreditType(request.match_info["credit_type"])
     except ValueError:

@@ -44,6 +44,7 @@ from ..store.credit import _aware, _claim, credit_claims, disclosure_acks, evalu
 from ..store.schema import assignments, users
 from .api import json_object
 from .credit_service import CREDIT_STORE
+from .exports import csv_download
 from .identity import current_user, require
 from .pages import login_redirect
 
@@ -223,11 +224,11 @@ def _query(**values: str) -> str:
 
 
 async def _download(request: web.Request, fmt: str, name: str) -> web.Response:
-    await require(request, Action.VIEW_REPORTS)
+    user = await require(request, Action.VIEW_REPORTS)
     cat = request.app[CATALOGUE]
     text = await credit_export(request.app[CREDIT_STORE], cat, fmt)
-    return web.Response(text=text, content_type="text/csv", charset="utf-8", headers={
-        "Content-Disposition": f'attachment; filename="{name}-{cat.conference.id}.csv"'})
+    return await csv_download(request, user, f"credit.export_{name}", f"conference:{cat.conference.id}", text,
+                              f"{name}-{cat.conference.id}.csv")
 
 
 @routes.get("/organizer/credit/learners.csv", name="credit_learners_csv")

@@ -29,6 +29,7 @@ from ..hall import (
 from ..rooms.hall import HALL, HallNamespace, booth_state, staff_online, staff_room
 from ..state import CATALOGUE, CLOCK, ENGINE, SETTINGS, SIO
 from ..store.hall import BoothFile, HallStore
+from .exports import EXPORT_HEADERS
 from .identity import current_user, require, signed_in
 from .pages import login_redirect
 
@@ -165,7 +166,7 @@ async def open_link(request: web.Request) -> web.StreamResponse:
     booth = _booth(request)
     await require(request, Action.VISIT_BOOTH, booth.id)
     n = request.match_info["n"]
-    if not n.isdigit() or int(n) >= len(booth.resources):
+    if not n.isdigit() or len(n) > 9 or int(n) >= len(booth.resources):
         raise NotFound("there is no such resource")
     url = booth.resources[int(n)].url
     if urlsplit(url).scheme not in ("http", "https"):
@@ -274,7 +275,7 @@ async def leads_csv(request: web.Request) -> web.Response:
     found = await request.app[HALL].leads(booth.id)
     await request.app[HALL].audit(user.email, "hall.export_leads", f"booth:{booth.id}", {"leads": len(found)},
                                   request.app[CLOCK].now())
-    headers = {**_SAFE_HEADERS, "Content-Disposition": content_disposition(f"{booth.id}-leads.csv")}
+    headers = {**_SAFE_HEADERS, **EXPORT_HEADERS, "Content-Disposition": content_disposition(f"{booth.id}-leads.csv")}
     return web.Response(text=lead_csv(found), content_type="text/csv", charset="utf-8", headers=headers)
 
 

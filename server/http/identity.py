@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from datetime import UTC, datetime
 
 from aiohttp import web
 from aiohttp_session import get_session, new_session
@@ -12,8 +13,8 @@ from ..accounts import User
 from ..authz import Action
 from ..authz import require as authz_require
 from ..errors import NotAuthenticated
-from ..state import ACCOUNTS, SETTINGS
-from ..tokens import read_token
+from ..state import ACCOUNTS, SESSIONS, SETTINGS
+from ..tokens import read_claims
 
 __all__ = ["check_csrf", "csrf_token", "current_user", "require", "resolve_user", "sign_in", "sign_out"]
 
@@ -45,14 +46,19 @@ async def resolve_user(app: web.Application, token: str | None, request: web.Req
     NotAuthenticated rather than falling back to the cookie.
     """
     if token is not None:
-        user_id: int | None = read_token(app[SETTINGS].secret_key, token)
-    else:
-        raw = (await get_session(request)).get("uid") if request is not None else None
-        user_id = raw if isinstance(raw, int) else None
-    user = await app[ACCOUNTS].by_id(user_id) if user_id is not None else None
-    if user is None and token is not None:
-        raise NotAuthenticated("the account of this token no longer exists")
-    return user
+        claims = read_claims(app[SETTINGS].secret_key, token)
+        user = await app[ACCOUNTS].by_id(claims.user_id)
+        if user is None:
+            raise NotAuthenticated("the account of this token no longer exists")
+        issued = datetime.fromtimestamp(claims.issued_at, UTC)
+        if not await app[SESSIONS].token_valid(claims.jti, user.id, issued):
+            raise NotAuthenticated("this token was revoked")
+        return user
+    # The cookie holds the secret of a server-side session: signing out ends it there, so a
+    # copy of the cookie taken before is worthless.
+    sid = (await get_session(request)).get("sid") if request is not None else None
+    user_id = await app[SESSIONS].user_of(sid, datetime.now(UTC)) if isinstance(sid, str) else None
+    return await app[ACCOUNTS].by_id(user_id) if user_id is not None else None
 
 
 async def require(request: web.Request, action: Action, target: str | None = None) -> User:
@@ -71,13 +77,18 @@ async def signed_in(request: web.Request) -> User:
 async def sign_in(request: web.Request, user: User) -> None:
     # A fresh session on sign-in, so a session id planted before login is worthless.
     session = await new_session(request)
-    session["uid"] = user.id
+    settings = request.app[SETTINGS]
+    session["sid"] = await request.app[SESSIONS].start(user.id, settings.session_ttl_s, datetime.now(UTC))
+    session["uid"] = user.id  # not trusted alone: only with a live "sid"
     session["csrf"] = secrets.token_urlsafe(24)
     request[_USER] = user
 
 
 async def sign_out(request: web.Request) -> None:
     session = await get_session(request)
+    sid = session.get("sid")
+    if isinstance(sid, str):
+        await request.app[SESSIONS].end(sid, datetime.now(UTC))
     session.invalidate()
     request[_USER] = None
 

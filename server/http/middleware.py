@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
 
 import aiohttp_jinja2
-from aiohttp import web
+from aiohttp import ClientConnectionResetError, ClientPayloadError, web
 from aiohttp_session import get_session
 
-from ..errors import CsrfFailed, RoundsError, error_body
+from ..errors import BadRequest, CsrfFailed, RoundsError, error_body
 from ..state import CATALOGUE, METRICS
 from .identity import bearer, check_csrf
 
@@ -69,6 +70,16 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             error.status, error.code = exc.status, exc.reason.lower().replace(" ", "_")
             return error_response(request, error)
         raise
+    except UnicodeDecodeError:
+        # A form or body whose bytes are not UTF-8 (a lone surrogate encoded, say).
+        return error_response(request, BadRequest("the request holds text that is not valid UTF-8"))
+    except (ConnectionResetError, ClientConnectionResetError, ClientPayloadError) as exc:
+        if request.transport is None or request.transport.is_closing():
+            # The client went away mid-body: nothing to answer and nothing went wrong here.
+            log.debug("%s %s: the client went away (%s) [request %s]", request.method, request.path,
+                      exc.__class__.__name__, request[REQUEST_ID])
+            raise ClientClosedRequest() from None
+        return error_response(request, BadRequest("the request body was cut short"))
     except Exception as exc:
         mapped = next((cls for base, cls in translations.items() if isinstance(exc, base)), None)
         if mapped is not None:
@@ -76,6 +87,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         log.exception("unexpected error in %s %s [request %s]", request.method, request.path, request[REQUEST_ID])
         internal = RoundsError(f"something went wrong on our side (request {request[REQUEST_ID]})")
         return error_response(request, internal)
+
+
+class ClientClosedRequest(web.HTTPClientError):
+    """The client went away before its request was read (nginx's 499): not a server error."""
+
+    status_code = 499
 
 
 @web.middleware
@@ -87,6 +104,9 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
         return response
     except web.HTTPException as exc:
         status = exc.status
+        raise
+    except asyncio.CancelledError:
+        status = 499  # aiohttp cancels the handler of a connection that closed
         raise
     finally:
         info = request.match_info.route.resource

@@ -17,6 +17,7 @@ from ..reports.table import csv_text
 from ..rooms.qa import QA_STORE, QNA, qa_context
 from ..state import CATALOGUE, CLOCK, METRICS
 from .api import session_extras
+from .exports import csv_download
 from .identity import current_user, require
 from .pages import login_redirect
 
@@ -68,10 +69,10 @@ def questions_csv(rows: Iterable[Any]) -> str:
 async def export_csv(request: web.Request) -> web.Response:
     """Every question of a session as CSV, for the organizer."""
     session = _session(request)
-    await require(request, Action.EXPORT_QUESTIONS, session.id)
+    user = await require(request, Action.EXPORT_QUESTIONS, session.id)
     body = questions_csv(await request.app[QA_STORE].export_rows(session.id))
-    return web.Response(text=body, content_type="text/csv", charset="utf-8", headers={
-        "Content-Disposition": f'attachment; filename="questions-{session.id}.csv"'})
+    return await csv_download(request, user, "qa.export_questions", f"session:{session.id}", body,
+                              f"questions-{session.id}.csv")
 
 
 async def _session_extra(request: web.Request, session: Session, user: User | None) -> dict[str, Any]:
@@ -86,9 +87,8 @@ def setup(app: web.Application) -> None:
 
     def collect() -> Iterable[Metric]:
         fanout = app[QNA].fanout
-        family = CounterMetricFamily("rounds_qa_sends", "Q&A broadcast sends per client by path", labels=["path"])
-        family.add_metric(["direct"], fanout.fast)
-        family.add_metric(["socketio"], fanout.slow)
+        family = CounterMetricFamily("rounds_qa_broadcasts", "Q&A broadcasts made (each to a whole room)")
+        family.add_metric([], fanout.broadcasts)
         yield family
         spent = CounterMetricFamily("rounds_qa_fanout_seconds", "Time spent delivering Q&A broadcasts")
         spent.add_metric([], fanout.seconds)

@@ -15,10 +15,11 @@ from typing import Any
 import socketio
 from aiohttp import web
 
-from ..accounts import User
+from ..accounts import User, valid_unicode
 from ..errors import BadRequest, NotAuthenticated, RateLimited, RoundsError, UnknownEvent, error_ack
 from ..http.identity import resolve_user
-from ..state import COORD, METRICS
+from ..state import COORD, METRICS, SETTINGS
+from .sio_internals import REFUSED_PREFIX, UNDECODABLE
 
 __all__ = ["RoundsNamespace", "get_bool", "get_int", "get_str"]
 
@@ -32,6 +33,7 @@ class RoundsNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         super().__init__(namespace)
         self.app = app
         self.users: dict[str, User] = {}
+        self.per_user: dict[int, int] = {}  # user id -> connections in this namespace
 
     async def authenticate(self, environ: Mapping[str, Any], auth: Any) -> User:
         """The user of a connecting client: ``auth={"token": ...}`` or the session cookie."""
@@ -48,13 +50,22 @@ class RoundsNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             user = await self.authenticate(environ, auth)
         except RoundsError as exc:
             raise socketio.exceptions.ConnectionRefusedError(error_ack(exc)) from None
+        if self.per_user.get(user.id, 0) >= self.app[SETTINGS].sockets_per_user:
+            refused = RateLimited("this account has too many connections open; close some tabs")
+            raise socketio.exceptions.ConnectionRefusedError(error_ack(refused))
         self.users[sid] = user
+        self.per_user[user.id] = self.per_user.get(user.id, 0) + 1
         self.app[METRICS].sockets.labels(self.namespace).inc()
         await self.connected(sid, user)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         user = self.users.pop(sid, None)
         if user is not None:
+            left = self.per_user.get(user.id, 1) - 1
+            if left > 0:
+                self.per_user[user.id] = left
+            else:
+                self.per_user.pop(user.id, None)
             self.app[METRICS].sockets.labels(self.namespace).dec()
             await self.disconnected(sid, user)
 
@@ -76,8 +87,14 @@ class RoundsNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             raise RateLimited(f"too many {kind} requests; wait a minute")
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
-        if event in ("connect", "disconnect"):
+        if event in ("connect", "disconnect"):  # from the library only: see RoundsPacket
             return await super().trigger_event(event, *args)
+        if event.startswith(REFUSED_PREFIX):
+            name = event[len(REFUSED_PREFIX):]
+            return error_ack(UnknownEvent(f"{name!r} is reserved by Socket.IO and cannot be sent as an event"))
+        if event == UNDECODABLE:
+            return error_ack(BadRequest("the payload is not JSON this server reads (nested too deeply, "
+                                        "or a number with too many digits)"))
         handler = getattr(self, f"on_{event}", None)
         if handler is None or not callable(handler):
             return error_ack(UnknownEvent(f"unknown event {event!r}"))
@@ -104,6 +121,8 @@ def get_str(data: Mapping[str, Any], name: str, max_len: int, *, required: bool 
     if not isinstance(value, str):
         raise BadRequest(f"{name} must be a string", field=name)
     value = value.strip()
+    if not valid_unicode(value):
+        raise BadRequest(f"{name} is not valid Unicode text (a lone surrogate)", field=name)
     if required and not value:
         raise BadRequest(f"{name} must not be empty", field=name)
     if len(value) > max_len:

@@ -30,6 +30,7 @@ from ..hall import (
     visitor_hash,
     visitor_label,
 )
+from ..http.email_flows import require_verified
 from ..state import ACCOUNTS, CATALOGUE, CLOCK, COORD, METRICS, SETTINGS, SIO
 from ..store.hall import HallStore
 from .base import RoundsNamespace, get_int, get_str
@@ -133,6 +134,10 @@ class HallNamespace(RoundsNamespace):
         if not staff:
             await self._not_banned(user, booth)
         await self.limit(user, "hall_actions", ACTIONS_PER_MINUTE)
+        if booth.id in self.entered.get(sid, set()) and not staff:
+            # Entering again changes nothing, and the visitor already has the history: answering
+            # it again (200 messages) would let a client that never reads grow our queues.
+            return {"role": "visitor", "booth": {"id": booth.id, "org": booth.org}, "already": True}
         if booth.id not in self.entered.get(sid, set()):
             self.entered.setdefault(sid, set()).add(booth.id)
             coord, now = self.app[COORD], self.app[CLOCK].now()
@@ -273,6 +278,7 @@ class HallNamespace(RoundsNamespace):
         if staff:
             raise BadRequest("staff do not share contact details with their own booth")
         await self._not_banned(user, booth)
+        await require_verified(self.app, user)
         fields = parse_fields(data.get("fields"))
         await self.limit(user, "hall_actions", ACTIONS_PER_MINUTE)
         lead = await self.store.share(booth.id, user.id, fields, user.email, self.app[CLOCK].now())

@@ -48,6 +48,7 @@ __all__ = ["QA_STORE", "QNA", "QnaNamespace", "qa_context"]
 log = logging.getLogger("rounds.qa")
 QA_STORE = web.AppKey("qa_store", QaStore)
 VOTE_INTERVAL_S = 0.5  # a room gets at most two vote updates a second from each process
+_FLUSH = "\x00flush"  # an outbox marker: everything before it has been handed to the manager
 RESYNC_GRACE_S = 3.0  # after Redis comes back, time for the Socket.IO manager to resubscribe
 
 
@@ -65,12 +66,21 @@ class QnaNamespace(RoundsNamespace):
 
     # -- connection ----------------------------------------------------------------------------
 
-    async def connected(self, sid: str, user: User) -> None:
-        self.fanout.register(sid)
-
     async def disconnected(self, sid: str, user: User) -> None:
-        self.fanout.forget(sid)
         self.sessions.pop(sid, None)
+
+    async def trigger_event(self, event: str, *args: Any) -> Any:
+        result = await super().trigger_event(event, *args)
+        if event not in ("connect", "disconnect"):
+            # The broadcasts this call caused are queued to their sockets before its ack is, so
+            # the caller's socket sees them in that order (both share the socket's queue).
+            flushed = asyncio.get_running_loop().create_future()
+            self.outbox.put_nowait((_FLUSH, flushed, None))
+            try:
+                await asyncio.wait_for(asyncio.shield(flushed), 10)
+            except TimeoutError:
+                log.warning("Q&A broadcasts are more than 10 s behind")
+        return result
 
     # -- events --------------------------------------------------------------------------------
 
@@ -272,6 +282,10 @@ class QnaNamespace(RoundsNamespace):
         # One sender keeps broadcasts in the order their changes were stored.
         while True:
             event, data, room = await self.outbox.get()
+            if event == _FLUSH:
+                if not data.done():
+                    data.set_result(None)
+                continue
             try:
                 await self.fanout.emit(event, data, room)
             except Exception:

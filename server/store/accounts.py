@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ..accounts import Registration, User
 from ..catalogue import Role
 from ..errors import Conflict
-from ..passwords import hash_password
+from ..passwords import hash_password_async
 from .schema import assignments, users
 
 __all__ = ["AccountStore"]
@@ -39,7 +39,7 @@ class AccountStore:
             "email": email.lower(),
             "name": name,
             "role": role.value,
-            "password_hash": hash_password(password) if password else "",
+            "password_hash": await hash_password_async(password) if password else "",
             "profession": profession,
             "created_at": datetime.now(UTC),
         }
@@ -82,6 +82,12 @@ class AccountStore:
                 )
             ).first()
             return None if row is None else (row.id, row.password_hash)
+
+    async def set_password(self, user_id: int, password: str) -> None:
+        """Store a new password (hashed off the event loop)."""
+        hashed = await hash_password_async(password)
+        async with self.engine.begin() as conn:
+            await conn.execute(users.update().where(users.c.id == user_id).values(password_hash=hashed))
 
     async def _user(self, conn: AsyncConnection, row: sa.Row[Any]) -> User:
         rows = await conn.execute(

@@ -37,19 +37,19 @@ async def test_studio_publishes_and_the_session_page_plays(
     try:
         studio = await studio_context.new_page()
         await sign_in(studio, base, "ana.okafor@demo.rounds", "faculty-pass-1", f"/studio/{LIVE}")
-        await studio.wait_for_function("document.getElementById('studio-camera').videoWidth > 0")
+        await studio.wait_for_function("() => document.getElementById('studio-camera').videoWidth > 0")
         await studio.get_by_role("button", name="Go live").click()
         await studio.wait_for_function(
-            "document.getElementById('studio-status').textContent.startsWith('Live')"
+            "() => document.getElementById('studio-status').textContent.startsWith('Live')"
         )
 
         viewer = await viewer_context.new_page()
         await sign_in(viewer, base, "maria.lopez@demo.rounds", "attendee-pass-1", "/")
         await open_session(viewer, base)
-        await viewer.wait_for_function("document.getElementById('player-main').videoWidth > 0")
+        await viewer.wait_for_function("() => document.getElementById('player-main').videoWidth > 0")
         first = await viewer.evaluate("document.getElementById('player-main').currentTime")
         await viewer.wait_for_function(
-            f"document.getElementById('player-main').currentTime > {first} + 0.5", timeout=10_000
+            f"() => document.getElementById('player-main').currentTime > {first} + 0.5", timeout=10_000
         )
         assert await viewer.evaluate("document.getElementById('player').dataset.status") == "live"
         assert await viewer.locator("#player-overlay").text_content() == ""
@@ -59,7 +59,7 @@ async def test_studio_publishes_and_the_session_page_plays(
 
         await studio.get_by_role("button", name="Stop").click()
         await viewer.wait_for_function(
-            "document.getElementById('player').dataset.status === 'paused'"
+            "() => document.getElementById('player').dataset.status === 'paused'"
         )
         assert "paused" in (await viewer.locator("#player-overlay").text_content() or "")
     finally:
