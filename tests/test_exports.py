@@ -11,8 +11,9 @@ import pytest
 import sqlalchemy as sa
 from aiohttp.test_utils import TestClient
 
+from server.reports.table import csv_text
 from server.settings import Settings
-from server.spreadsheet import csv_text, safe_cell
+from server.spreadsheet import safe_cell
 from server.state import ENGINE
 from server.store.schema import audit_log
 from tests.conftest import Person, SioFactory, make_settings

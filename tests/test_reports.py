@@ -19,7 +19,7 @@ def test_every_cell_and_header_is_neutralised_and_lines_end_as_asked() -> None:
     assert text.endswith("\r\n") and text.count("\r\n") == 3
     assert list(csv.reader(io.StringIO(text))) == [
         ["'=name", "n"], ["'=HYPERLINK(\"http://x\")", "1"], ["Ana, Okafor", ""]]
-    assert csv_text(["a"], [["-1"]], line_end="\n") == "a\n'-1\n"
+    assert csv_text(["a"], [["-1"]], line_end="\n") == '"a"\n"\'-1"\n'
 
 
 async def test_an_unknown_export_kind_is_a_bad_request_naming_the_kinds() -> None:
