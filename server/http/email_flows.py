@@ -46,8 +46,8 @@ async def require_verified(app: web.Application, user: User) -> None:
     """Raise EmailUnverified when mail is set up and ``user`` has not verified their address:
     a certificate or a lead must not carry an identity nobody proved."""
     if mail_configured(app[SETTINGS]) and not await VerifiedEmails(app[ENGINE]).is_verified(user.id, user.email):
-        raise EmailUnverified(f"verify your email address {user.email} first: use the link we sent you, "
-                              "or ask for a new one on the transcript page")
+        raise EmailUnverified(f"verify your email address {user.email} first: open the link we sent you "
+                              "when you registered (POST /account/verify sends a new one)")
 
 
 async def _send_verification(app: web.Application, base: str, user: User) -> None:
