@@ -19,8 +19,8 @@ from .http import account, api, email_flows, headers, health, limits, pages
 from .http.identity import csrf_token, current_user
 from .http.middleware import csrf_middleware, error_middleware, metrics_middleware
 from .metrics import Metrics
-from .rooms.sio_internals import BoundedDelivery, socketio_server
 from .settings import ROOT, Settings
+from .sio_internals import BoundedDelivery, socketio_server
 from .state import (
     ACCOUNTS,
     CATALOGUE,

@@ -17,7 +17,7 @@ import socketio
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
-from .rooms.sio_internals import BoundedDelivery, RoundsRedisManager
+from .sio_internals import BoundedDelivery, RoundsRedisManager
 
 __all__ = ["Coordination", "InProcess", "RedisCoordination", "coordination_for"]
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from aiohttp import web
+from aiohttp.test_utils import TestClient
 
 from server.evidence import EVIDENCE, LEDGER
 from server.state import CATALOGUE, CLOCK, ENGINE
@@ -96,3 +97,26 @@ async def audit_rows(app: web.Application) -> list[Any]:
 
     async with app[ENGINE].connect() as conn:
         return list(await conn.execute(sa.select(audit_log).order_by(audit_log.c.id)))
+
+
+async def claim(client: TestClient, person: Person, amount: Any, credit_type: str = "ama_pra_1",
+                attest: Any = True, session: str = HF) -> Any:
+    """Claim once the session has ended (claiming opens then)."""
+    if client.app[CATALOGUE].session(session) is not None:
+        after_the_session(client.app, session)
+    return await client.post(f"/api/sessions/{session}/claim", headers=person.auth,
+                             json={"credit_type": credit_type, "amount": amount, "attest": attest})
+
+
+async def transcript(client: TestClient, person: Person) -> dict[str, Any]:
+    resp = await client.get("/api/me/transcript", headers=person.auth)
+    assert resp.status == 200
+    body = await resp.json()
+    return {s["id"]: s for s in body["sessions"]} | {"_total": body["total"]}
+
+
+async def ready(client: TestClient, person: Person, minutes: float = 75) -> None:
+    """Disclosure acknowledged, watched ``minutes`` from 09:10, evaluation done."""
+    await acknowledge(client, person, HF)
+    await watch(client.app, person, HF, minutes)
+    await evaluate(client, person, HF)

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import re
-
 from aiohttp.test_utils import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from server.state import ACCOUNTS
-from tests.account_support import REGISTRATION
+from tests.account_support import REGISTRATION, csrf_of
 from tests.conftest import make_settings
-
-
-async def csrf_of(client: TestClient, path: str = "/login") -> str:
-    page = await (await client.get(path)).text()
-    match = re.search(r'name="csrf" value="([^"]+)"', page)
-    assert match, "the form carries a CSRF token"
-    return match.group(1)
 
 
 async def test_register_signs_in_and_stores_profile(client: TestClient) -> None:

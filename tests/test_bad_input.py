@@ -13,8 +13,7 @@ from server.credit import ClaimRejected, parse_amount
 from server.settings import Settings
 from server.state import METRICS
 from tests.conftest import Person, SioFactory, make_settings
-from tests.credit_support import HF
-from tests.test_credit_api import claim, ready, transcript
+from tests.credit_support import HF, claim, ready, transcript
 
 People = dict[str, Person]
 
@@ -71,7 +70,7 @@ async def test_a_lone_surrogate_in_a_question_or_chat_is_refused(people: People,
 
 
 async def test_a_lone_surrogate_in_an_email_is_a_400(client: TestClient) -> None:
-    from tests.test_account_pages import csrf_of
+    from tests.account_support import csrf_of
 
     csrf = (await csrf_of(client)).encode()
     form = (b'--B\r\nContent-Disposition: form-data; name="csrf"\r\n\r\n' + csrf +

@@ -16,10 +16,12 @@ from tests.credit_support import (
     HF,
     acknowledge,
     advance,
-    after_the_session,
     audit_rows,
+    claim,
     evaluate,
+    ready,
     set_profile,
+    transcript,
     watch,
 )
 
@@ -32,29 +34,6 @@ People = dict[str, Person]
 def settings(tmp_path: Path, conference_file: Path) -> Settings:
     # Two heartbeats may bound a long stretch: tests step the clock instead of beating every 15 s.
     return make_settings(tmp_path / "data", conference_file, heartbeat_tolerance_s=7200)
-
-
-async def claim(client: TestClient, person: Person, amount: Any, credit_type: str = "ama_pra_1",
-                attest: Any = True, session: str = HF) -> Any:
-    """Claim once the session has ended (claiming opens then)."""
-    if client.app[CATALOGUE].session(session) is not None:
-        after_the_session(client.app, session)
-    return await client.post(f"/api/sessions/{session}/claim", headers=person.auth,
-                             json={"credit_type": credit_type, "amount": amount, "attest": attest})
-
-
-async def transcript(client: TestClient, person: Person) -> dict[str, Any]:
-    resp = await client.get("/api/me/transcript", headers=person.auth)
-    assert resp.status == 200
-    body = await resp.json()
-    return {s["id"]: s for s in body["sessions"]} | {"_total": body["total"]}
-
-
-async def ready(client: TestClient, person: Person, minutes: float = 75) -> None:
-    """Disclosure acknowledged, watched ``minutes`` from 09:10, evaluation done."""
-    await acknowledge(client, person, HF)
-    await watch(client.app, person, HF, minutes)
-    await evaluate(client, person, HF)
 
 
 async def test_claim_records_the_measured_amount_and_the_transcript_shows_it(client: TestClient, people: People) -> None:

@@ -14,8 +14,8 @@ from server.app import create_app
 from server.catalogue import Role
 from server.state import CLOCK, ENGINE
 from server.store.verified import VerifiedEmails
+from tests.account_support import REGISTRATION, csrf_of
 from tests.conftest import Mailbox, add_person, mail_settings
-from tests.test_account_pages import REGISTRATION, csrf_of
 
 PASSWORD = "correct horse battery"
 

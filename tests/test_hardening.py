@@ -15,8 +15,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from server.app import create_app
 from server.catalogue import Role
 from server.http.account import local_path
+from server.passwords import hash_password_async
+from tests.account_support import REGISTRATION, csrf_of
 from tests.conftest import add_person, make_settings
-from tests.test_account_pages import REGISTRATION, csrf_of
 
 # -- item 3: body limits before any parsing ---------------------------------------------------
 
@@ -83,8 +84,13 @@ async def test_registration_and_sign_in_do_not_stall_the_loop(client: TestClient
     await asyncio.gather(*(client.post("/login", data=login, allow_redirects=False) for _ in range(3)))
     stop.set()
     await task
-    # Each Argon2 hash takes 0.1-0.5 s here: on the loop, the ticker would miss that long.
-    assert max(gaps) < 0.1, f"the loop stalled {max(gaps) * 1000:.0f} ms"
+    # One hash measured in the same run (this shared machine's speed varies): on the loop, the
+    # ticker would miss at least that long; off it, only scheduling noise.
+    start = time.perf_counter()
+    await hash_password_async(REGISTRATION["password"])
+    one_hash = time.perf_counter() - start
+    assert max(gaps) < max(0.1, one_hash * 0.75), (
+        f"the loop stalled {max(gaps) * 1000:.0f} ms; one hash takes {one_hash * 1000:.0f} ms")
 
 
 # -- item 5: open redirect ------------------------------------------------------------------

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import io
-
 import subprocess
 import sys
 from collections.abc import AsyncIterator

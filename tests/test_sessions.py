@@ -63,9 +63,8 @@ async def test_a_password_change_ends_every_other_session_and_token(server: Test
         assert (await laptop.get("/api/me")).status == 200  # the browser that changed it stays in
         assert await _me_with_cookie(server, phone_cookie) == 401
         assert await _me_with_cookie(server, laptop_cookie) == 401  # its old session ended too
-    async with ClientSession() as api:
-        async with api.get(server.make_url("/api/me"), headers=person.auth) as response:
-            assert response.status == 401 and (await response.json())["reason"] == "this token was revoked"
+    async with ClientSession() as api, api.get(server.make_url("/api/me"), headers=person.auth) as response:
+        assert response.status == 401 and (await response.json())["reason"] == "this token was revoked"
     http, _ = await _signed_in(server, "ana@example.org", "a new password!")
     await http.close()
 

@@ -11,8 +11,8 @@ from server.app import create_app
 from server.catalogue import Role
 from server.signin import retry_after, signin_delay
 from server.state import CLOCK
+from tests.account_support import csrf_of
 from tests.conftest import add_person, make_settings
-from tests.test_account_pages import csrf_of
 
 PASSWORD = "correct horse battery"
 

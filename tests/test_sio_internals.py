@@ -1,4 +1,4 @@
-"""Canary for server/rooms/sio_internals.py: fails when a python-socketio/engineio upgrade moves
+"""Canary for server/sio_internals.py: fails when a python-socketio/engineio upgrade moves
 what that module relies on, before it can fail in production."""
 
 from __future__ import annotations
@@ -14,15 +14,15 @@ from engineio.async_socket import AsyncSocket
 from socketio import packet as sio_packet
 from socketio.async_pubsub_manager import AsyncPubSubManager
 
-from server.rooms import sio_internals
-from server.rooms.sio_internals import (
+from server import sio_internals
+from server.settings import ROOT
+from server.sio_internals import (
     REFUSED_PREFIX,
     UNDECODABLE,
     BoundedDelivery,
     RoundsPacket,
     RoundsRedisManager,
 )
-from server.settings import ROOT
 
 
 def test_the_installed_libraries_are_the_supported_ones_and_pinned() -> None:

@@ -24,6 +24,7 @@ from ..errors import BadRequest, Conflict, DisclosureRequired, NotFound
 from ..state import CATALOGUE, CLOCK, ENGINE
 from ..store.credit import CreditStore
 from ..transcript import Transcript, transcript_extras
+from ..verification import require_verified
 from . import credit_reports, credit_requests, profile
 from .api import json_object, session_extras
 from .credit_service import (
@@ -36,7 +37,6 @@ from .credit_service import (
     submit_evaluation,
     verification,
 )
-from .email_flows import require_verified
 from .identity import current_user, require, signed_in
 from .pages import login_redirect, session_gates
 

@@ -18,8 +18,8 @@ from aiohttp import web
 from ..accounts import User, valid_unicode
 from ..errors import BadRequest, NotAuthenticated, RateLimited, RoundsError, UnknownEvent, error_ack
 from ..http.identity import resolve_user
+from ..sio_internals import REFUSED_PREFIX, UNDECODABLE
 from ..state import COORD, METRICS, SETTINGS
-from .sio_internals import REFUSED_PREFIX, UNDECODABLE
 
 __all__ = ["RoundsNamespace", "get_bool", "get_int", "get_str"]
 

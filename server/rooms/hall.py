@@ -30,9 +30,9 @@ from ..hall import (
     visitor_hash,
     visitor_label,
 )
-from ..http.email_flows import require_verified
 from ..state import ACCOUNTS, CATALOGUE, CLOCK, COORD, METRICS, SETTINGS, SIO
 from ..store.hall import HallStore
+from ..verification import require_verified
 from .base import RoundsNamespace, get_int, get_str
 
 __all__ = ["HALL", "HallNamespace", "booth_state", "staff_online"]

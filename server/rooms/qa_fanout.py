@@ -15,7 +15,7 @@ from typing import Any
 
 import socketio
 
-from .sio_internals import BoundedDelivery
+from ..sio_internals import BoundedDelivery
 
 __all__ = ["Fanout"]
 

@@ -158,7 +158,7 @@ def check() -> None:
         found = version(dist)
         if not found.startswith(prefix):
             raise RuntimeError(f"{dist} {found} is installed; Rounds supports {prefix}x "
-                               "(server/rooms/sio_internals.py relies on its internals)")
+                               "(server/sio_internals.py relies on its internals)")
     probe = socketio.AsyncServer(async_mode="aiohttp")
     for owner, name in ((probe, "environ"), (probe.eio, "sockets"), (probe.eio, "reason")):
         if not hasattr(owner, name):
