@@ -32,10 +32,19 @@ export function init() {
       badge.dataset.unread = key(thread);
       badge.hidden = true;
       button.append(name, " ", badge);
-      button.addEventListener("click", () => open(thread));
       part("threads").append(button);
     }
-    if (label) button.querySelector(".label").textContent = label;
+    if (!button.dataset.bound) { // the template's "Public chat" tab is bound here too
+      button.dataset.bound = "true";
+      button.addEventListener("click", () => open(thread));
+    }
+    let name = button.querySelector(".label");
+    if (!name) { // a tab from markup without a label span: wrap its text
+      name = document.createElement("span");
+      name.className = "label";
+      button.prepend(name);
+    }
+    if (label) name.textContent = label;
     return button;
   }
 
