@@ -16,6 +16,7 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
 from .clock import Clock
 from .coord import coordination_for
+from .display import credit_phrase
 from .http import account, api, health, pages
 from .http.identity import csrf_token, current_user
 from .http.middleware import csrf_middleware, error_middleware, metrics_middleware
@@ -98,6 +99,7 @@ def _setup_templates(app: web.Application) -> None:
         context_processors=[_page_context],
     )
     env.filters["credit_name"] = lambda ctype: CREDIT_NAMES.get(ctype, ctype)
+    env.filters["credit_phrase"] = lambda amount, ctype: credit_phrase(amount, str(getattr(ctype, "value", ctype)))
 
     def local_time(value: datetime, fmt: str = "%H:%M") -> str:
         zone = ZoneInfo(app[CATALOGUE].conference.timezone)
