@@ -17,6 +17,7 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from .clock import Clock
 from .coord import coordination_for
 from .display import credit_phrase
+from .errors import NotAuthenticated
 from .http import account, api, health, pages
 from .http.identity import csrf_token, current_user
 from .http.middleware import csrf_middleware, error_middleware, metrics_middleware
@@ -77,6 +78,7 @@ def create_app(settings: Settings) -> web.Application:
 def _features() -> list[Callable[[web.Application], None]]:
     """Each feature's ``setup(app)``: its routes, namespaces and cleanup contexts."""
     from .http import attendance as http_attendance  # watch time (issue 6); before media: EVIDENCE
+    from .http import captions as http_captions  # live captions (issue 17)
     from .http import credit as http_credit  # CME credit (issue 7)
     from .http import hall as http_hall  # exhibit hall (issue 5)
     from .http import media as http_media  # live stage (issue 3); after attendance: EVIDENCE
@@ -88,6 +90,7 @@ def _features() -> list[Callable[[web.Application], None]]:
         http_hall.setup,
         http_credit.setup,
         http_media.setup,
+        http_captions.setup,
     ]
 
 
@@ -109,8 +112,12 @@ def _setup_templates(app: web.Application) -> None:
 
 
 async def _page_context(request: web.Request) -> dict[str, object]:
+    try:
+        user = await current_user(request)
+    except NotAuthenticated:  # not a user's token (a caption key): the handler decides
+        user = None
     return {
-        "user": await current_user(request),
+        "user": user,
         "csrf": await csrf_token(request),
         "conference": request.app[CATALOGUE].conference,
     }
