@@ -82,6 +82,7 @@ def _features() -> list[Callable[[web.Application], None]]:
     from .http import credit as http_credit  # CME credit (issue 7)
     from .http import hall as http_hall  # exhibit hall (issue 5)
     from .http import media as http_media  # live stage (issue 3); after attendance: EVIDENCE
+    from .http import polls as http_polls  # polls (issue 17)
     from .http import qa as http_qa  # Q&A (issue 4)
 
     return [
@@ -91,6 +92,7 @@ def _features() -> list[Callable[[web.Application], None]]:
         http_credit.setup,
         http_media.setup,
         http_captions.setup,
+        http_polls.setup,
     ]
 
 
