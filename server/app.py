@@ -77,6 +77,7 @@ def create_app(settings: Settings) -> web.Application:
 
 def _features() -> list[Callable[[web.Application], None]]:
     """Each feature's ``setup(app)``: its routes, namespaces and cleanup contexts."""
+    from .http import agenda as http_agenda  # the learner's agenda as iCalendar (issue 17)
     from .http import attendance as http_attendance  # watch time (issue 6); before media: EVIDENCE
     from .http import captions as http_captions  # live captions (issue 17)
     from .http import credit as http_credit  # CME credit (issue 7)
@@ -93,6 +94,7 @@ def _features() -> list[Callable[[web.Application], None]]:
         http_media.setup,
         http_captions.setup,
         http_polls.setup,
+        http_agenda.setup,
     ]
 
 
@@ -111,6 +113,8 @@ def _setup_templates(app: web.Application) -> None:
         return value.astimezone(zone).strftime(fmt)
 
     env.filters["local_time"] = local_time
+    # An ISO 8601 string (as the JSON helpers give) in the conference's zone.
+    env.filters["iso_local"] = lambda value, fmt="%H:%M": local_time(datetime.fromisoformat(str(value)), fmt)
 
 
 async def _page_context(request: web.Request) -> dict[str, object]:

@@ -23,7 +23,7 @@ LAYERS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
         "server.certificates", "server.clock", "server.conference_file", "server.credit",
         "server.credit_transcript", "server.errors", "server.hall", "server.logs", "server.passwords",
         "server.qna", "server.settings", "server.spreadsheet", "server.tokens", "server.reports.table",
-        "server.display", "server.captions", "server.polls",
+        "server.display", "server.captions", "server.polls", "server.ical",
     )),
     (1, "store", ("server.store",)),
     (1, "coordination", ("server.coord", "server.metrics")),

@@ -3,8 +3,6 @@ no violations of WCAG 2.1 A/AA rules."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page
