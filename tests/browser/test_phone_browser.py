@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, expect
 
+from server.app import create_app
 from server.catalogue import Role
+from server.settings import Settings
 from tests.browser.conftest import screenshot_path, sign_in
 from tests.conftest import add_person
 
@@ -47,5 +50,30 @@ async def test_video_and_question_box_are_both_in_view_on_a_phone(
         await page.get_by_role("button", name="Ask").click()
         await expect(page.locator('[data-qa="mine"] li')).to_contain_text("waiting for a moderator")
         await page.screenshot(path=str(screenshot_path(tmp_path, "phone-session-qa")))
+    finally:
+        await context.close()
+
+
+async def test_the_player_says_reconnecting_while_the_server_is_down(
+        settings: Settings, aiohttp_server: Any, browser: Browser) -> None:
+    first = create_app(settings)
+    server = await aiohttp_server(first, host="127.0.0.1", shutdown_timeout=0.5)
+    port, base = server.port, str(server.make_url("")).rstrip("/")
+    await add_person(first, "grace@example.org", Role.ATTENDEE, password="attendee-pass-1")
+    context = await browser.new_context()
+    context.set_default_timeout(15_000)
+    try:
+        page = await context.new_page()
+        await sign_in(page, base, "grace@example.org", "attendee-pass-1", f"/sessions/{S}/disclosure")
+        await page.locator("#acknowledge").click()
+        await page.wait_for_url(f"{base}/sessions/{S}")
+        overlay = page.locator("#player-overlay")
+        await expect(overlay).to_have_text("Waiting for the session to start.")
+        await server.close()
+        await expect(overlay).to_contain_text("Reconnecting…")
+        await expect(page.locator("#player")).to_have_attribute("data-offline", "true")
+        await aiohttp_server(create_app(settings), host="127.0.0.1", port=port)
+        await expect(overlay).to_have_text("Waiting for the session to start.", timeout=20_000)
+        await expect(page.locator("#player")).to_have_attribute("data-offline", "false")
     finally:
         await context.close()
