@@ -15,6 +15,8 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
 from .clock import Clock
 from .coord import coordination_for
+from .display import credit_phrase
+from .errors import NotAuthenticated
 from .http import account, api, email_flows, headers, health, limits, pages
 from .http.identity import csrf_token, current_user
 from .http.middleware import csrf_middleware, error_middleware, metrics_middleware
@@ -98,10 +100,13 @@ def create_app(settings: Settings) -> web.Application:
 
 def _features() -> list[Callable[[web.Application], None]]:
     """Each feature's ``setup(app)``: its routes, namespaces and cleanup contexts."""
+    from .http import agenda as http_agenda  # the learner's agenda as iCalendar (issue 17)
     from .http import attendance as http_attendance  # watch time (issue 6); before media: EVIDENCE
+    from .http import captions as http_captions  # live captions (issue 17)
     from .http import credit as http_credit  # CME credit (issue 7)
     from .http import hall as http_hall  # exhibit hall (issue 5)
     from .http import media as http_media  # live stage (issue 3); after attendance: EVIDENCE
+    from .http import polls as http_polls  # polls (issue 17)
     from .http import qa as http_qa  # Q&A (issue 4)
 
     return [
@@ -110,6 +115,9 @@ def _features() -> list[Callable[[web.Application], None]]:
         http_hall.setup,
         http_credit.setup,
         http_media.setup,
+        http_captions.setup,
+        http_polls.setup,
+        http_agenda.setup,
     ]
 
 
@@ -121,17 +129,24 @@ def _setup_templates(app: web.Application) -> None:
         context_processors=[_page_context],
     )
     env.filters["credit_name"] = lambda ctype: CREDIT_NAMES.get(ctype, ctype)
+    env.filters["credit_phrase"] = lambda amount, ctype: credit_phrase(amount, str(getattr(ctype, "value", ctype)))
 
     def local_time(value: datetime, fmt: str = "%H:%M") -> str:
         zone = ZoneInfo(app[CATALOGUE].conference.timezone)
         return value.astimezone(zone).strftime(fmt)
 
     env.filters["local_time"] = local_time
+    # An ISO 8601 string (as the JSON helpers give) in the conference's zone.
+    env.filters["iso_local"] = lambda value, fmt="%H:%M": local_time(datetime.fromisoformat(str(value)), fmt)
 
 
 async def _page_context(request: web.Request) -> dict[str, object]:
+    try:
+        user = await current_user(request)
+    except NotAuthenticated:  # not a user's token (a caption key): the handler decides
+        user = None
     return {
-        "user": await current_user(request),
+        "user": user,
         "csrf": await csrf_token(request),
         "conference": request.app[CATALOGUE].conference,
     }

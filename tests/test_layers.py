@@ -24,6 +24,7 @@ LAYERS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
         "server.credit_transcript", "server.errors", "server.hall", "server.logs", "server.passwords",
         "server.qna", "server.settings", "server.spreadsheet", "server.tokens", "server.reports.table",
         "server.history", "server.profile", "server.signin",
+        "server.display", "server.captions", "server.polls", "server.ical",
     )),
     (1, "store", ("server.store",)),
     (1, "coordination", ("server.coord", "server.metrics", "server.mail", "server.sio_internals")),

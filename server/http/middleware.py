@@ -11,9 +11,10 @@ import aiohttp_jinja2
 from aiohttp import ClientConnectionResetError, ClientPayloadError, web
 from aiohttp_session import get_session
 
+from ..accounts import User
 from ..errors import BadRequest, CsrfFailed, RoundsError, error_body
 from ..state import CATALOGUE, METRICS
-from .identity import bearer, check_csrf
+from .identity import bearer, check_csrf, current_user
 
 __all__ = ["csrf_middleware", "error_middleware", "metrics_middleware", "translations"]
 
@@ -35,7 +36,7 @@ def wants_json(request: web.Request) -> bool:
     return "application/json" in accept and "text/html" not in accept
 
 
-def error_response(request: web.Request, exc: RoundsError) -> web.StreamResponse:
+def error_response(request: web.Request, exc: RoundsError, user: User | None = None) -> web.StreamResponse:
     headers = {}
     retry = exc.extra.get("retry_after")
     if retry is not None:
@@ -45,7 +46,7 @@ def error_response(request: web.Request, exc: RoundsError) -> web.StreamResponse
     if wants_json(request):
         return web.json_response(error_body(exc), status=exc.status, headers=headers)
     # The page context is given in full: the error may have come before the context processor ran.
-    context = {"error": exc, "status": exc.status, "user": None, "csrf": "",
+    context = {"error": exc, "status": exc.status, "user": user, "csrf": "",
                "conference": request.app[CATALOGUE].conference if CATALOGUE in request.app else None}
     try:
         response = aiohttp_jinja2.render_template("error.html", request, context, status=exc.status)
@@ -56,6 +57,16 @@ def error_response(request: web.Request, exc: RoundsError) -> web.StreamResponse
     return response
 
 
+async def _viewer(request: web.Request) -> User | None:
+    """Who sees the error page (so its header offers "Sign in" only to anonymous users)."""
+    if wants_json(request):
+        return None
+    try:
+        return await current_user(request)
+    except Exception:  # noqa: BLE001 - an error page must render even when the user cannot be resolved
+        return None
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Turns every RoundsError into a response, and anything unexpected into a logged 500."""
@@ -63,12 +74,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except RoundsError as exc:
-        return error_response(request, exc)
+        return error_response(request, exc, await _viewer(request))
     except web.HTTPException as exc:
         if exc.status >= 400 and exc.status != 405 and not exc.headers.get("Location"):
             error = RoundsError(exc.reason)
             error.status, error.code = exc.status, exc.reason.lower().replace(" ", "_")
-            return error_response(request, error)
+            return error_response(request, error, await _viewer(request))
         raise
     except UnicodeDecodeError:
         # A form or body whose bytes are not UTF-8 (a lone surrogate encoded, say).

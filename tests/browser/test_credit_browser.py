@@ -22,6 +22,7 @@ from playwright.async_api import Browser, BrowserContext, expect
 
 from server.app import create_app
 from server.catalogue import Role
+from server.display import credit_phrase
 from server.settings import Settings
 from server.state import ENGINE
 from server.store.credit import disclosure_acks
@@ -87,7 +88,7 @@ async def test_attendee_passes_the_gate_watches_evaluates_claims_and_verifies_a_
     await page.screenshot(path=screenshot_path(tmp_path, "4-attestation"), full_page=True)
     await page.locator("#claim-ama_pra_1").click()
     await page.wait_for_url(f"{base}/transcript")
-    await expect(row.locator('[data-claimed="ama_pra_1"]')).to_have_text("1.00 AMA PRA Category 1 Credits™")
+    await expect(row.locator('[data-claimed="ama_pra_1"]')).to_have_text("1 AMA PRA Category 1 Credit™")
     await expect(row).to_contain_text("claimed")
     await page.screenshot(path=screenshot_path(tmp_path, "5-transcript"), full_page=True)
 
@@ -162,7 +163,7 @@ async def test_watch_time_from_the_real_player_becomes_the_certified_credit(
         await page.screenshot(path=screenshot_path(tmp_path, "real-2-attestation"), full_page=True)
         await page.locator("#claim-ancc").click()
         await page.wait_for_url(f"{base}/transcript")
-        claimed = f"{Decimal(measured):.2f} ANCC contact hours"
+        claimed = credit_phrase(Decimal(measured), "ancc")  # "0.75 ANCC contact hours"
         await expect(page.locator(f'tr[data-session="{HF}"] [data-claimed="ancc"]')).to_have_text(claimed)
 
         async with page.expect_download() as info:

@@ -1,6 +1,6 @@
 // Booth page: public chat, a private thread with staff on request, sharing contact details.
 // All user text goes in with textContent.
-import { caller, connect } from "/static/js/client.js";
+import { caller, connect, timeElement, zoneTimes } from "/static/js/client.js";
 
 /** Start the page: nothing runs until the template calls this. */
 export function init() {
@@ -29,9 +29,7 @@ export function init() {
     who.className = "author";
     const mine = me && msg.from === "visitor" && msg.author === me.pseudonym;
     who.textContent = mine ? "You" : (msg.from === "staff" ? `${msg.author} (staff)` : msg.author);
-    const when = document.createElement("time");
-    when.dateTime = msg.at;
-    when.textContent = new Date(msg.at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    const when = timeElement(msg.at); // the conference's zone, the viewer's own beside it
     const text = document.createElement("p");
     text.className = "text";
     text.textContent = msg.text;
@@ -46,7 +44,7 @@ export function init() {
     box.hidden = !shared;
     if (shared) {
       part("shared-fields").textContent = shared.fields.join(", ");
-      part("shared-at").textContent = `(${new Date(shared.shared_at).toLocaleString()})`;
+      { const t = zoneTimes(shared.shared_at, { withDate: true }); part("shared-at").textContent = `(${t.text}${t.own ? `, ${t.own} your time` : ""})`; }
     }
   }
 

@@ -34,3 +34,41 @@ export async function iceServers() {
   const reply = await fetch("/api/ice", { credentials: "same-origin" });
   return reply.ok ? (await reply.json()).iceServers : [];
 }
+
+/** The conference's time zone (``<meta name="conference-timezone">`` in base.html). */
+export function conferenceZone() {
+  return document.querySelector('meta[name="conference-timezone"]')?.content || undefined;
+}
+
+function clock(date, zone, withDate) {
+  const options = { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: zone };
+  if (withDate) Object.assign(options, { year: "numeric", month: "short", day: "numeric" });
+  return new Intl.DateTimeFormat("en-GB", options).format(date);
+}
+
+/**
+ * One time zone rule for every page: a time is shown in the conference's zone, with the viewer's
+ * own beside it where the two read differently. Returns ``{ text, own }``: ``own`` is "" when the
+ * same.
+ */
+export function zoneTimes(iso, { withDate = false } = {}) {
+  const date = new Date(iso);
+  const text = clock(date, conferenceZone(), withDate);
+  const mine = clock(date, undefined, withDate);
+  return { text, own: mine === text ? "" : mine };
+}
+
+/** A ``<time>`` element for ``iso`` following the rule above ("14:05 (09:05 your time)"). */
+export function timeElement(iso, options = {}) {
+  const { text, own } = zoneTimes(iso, options);
+  const node = document.createElement("time");
+  node.dateTime = iso;
+  node.textContent = text;
+  if (own) {
+    const mine = document.createElement("span");
+    mine.className = "your-time";
+    mine.textContent = ` (${own} your time)`;
+    node.append(mine);
+  }
+  return node;
+}

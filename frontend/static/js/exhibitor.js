@@ -1,6 +1,6 @@
 // Booth console: visitors now, chat threads with unread markers, leads, analytics, resources.
 // All user text goes in with textContent.
-import { caller, connect, csrfToken } from "/static/js/client.js";
+import { caller, connect, csrfToken, timeElement, zoneTimes } from "/static/js/client.js";
 
 /** Start the page: nothing runs until the template calls this. */
 export function init() {
@@ -32,10 +32,19 @@ export function init() {
       badge.dataset.unread = key(thread);
       badge.hidden = true;
       button.append(name, " ", badge);
-      button.addEventListener("click", () => open(thread));
       part("threads").append(button);
     }
-    if (label) button.querySelector(".label").textContent = label;
+    if (!button.dataset.bound) { // the template's "Public chat" tab is bound here too
+      button.dataset.bound = "true";
+      button.addEventListener("click", () => open(thread));
+    }
+    let name = button.querySelector(".label");
+    if (!name) { // a tab from markup without a label span: wrap its text
+      name = document.createElement("span");
+      name.className = "label";
+      button.prepend(name);
+    }
+    if (label) name.textContent = label;
     return button;
   }
 
@@ -54,9 +63,7 @@ export function init() {
     const who = document.createElement("span");
     who.className = "author";
     who.textContent = msg.author;
-    const when = document.createElement("time");
-    when.dateTime = msg.at;
-    when.textContent = new Date(msg.at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    const when = timeElement(msg.at); // the conference's zone, the viewer's own beside it
     const text = document.createElement("p");
     text.className = "text";
     text.textContent = msg.text;
@@ -114,12 +121,14 @@ export function init() {
     const rows = leads.map((lead) => {
       const tr = document.createElement("tr");
       tr.dataset.lead = String(lead.id);
-      for (const value of [lead.name, lead.email, lead.profession, lead.organisation, lead.fields.join(", "),
-        new Date(lead.shared_at).toLocaleString()]) {
+      for (const value of [lead.name, lead.email, lead.profession, lead.organisation, lead.fields.join(", ")]) {
         const td = document.createElement("td");
         td.textContent = value || "";
         tr.append(td);
       }
+      const when = document.createElement("td");
+      when.append(timeElement(lead.shared_at, { withDate: true }));
+      tr.append(when);
       return tr;
     });
     part("leads").replaceChildren(...rows);
@@ -137,7 +146,7 @@ export function init() {
       stats.median_dwell_s === null ? "–" : `${stats.median_dwell_s} s`;
     part("hours").replaceChildren(...stats.per_hour.map((h) => {
       const tr = document.createElement("tr");
-      for (const value of [h.hour.slice(11, 16), h.visits, h.downloads]) {
+      for (const value of [zoneTimes(h.hour).text, h.visits, h.downloads]) {
         const td = document.createElement("td");
         td.textContent = String(value);
         tr.append(td);
@@ -226,5 +235,8 @@ export function init() {
     if (response.ok) event.target.closest("li").remove();
   });
 
+  // The server renders leads and hours in UTC for pages without scripts; these follow the rule.
+  refreshStats().catch(() => {});
+  refreshLeads().catch(() => {});
   setInterval(() => { refreshStats().catch(() => {}); }, 30000);
 }

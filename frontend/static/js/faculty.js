@@ -1,5 +1,5 @@
 // Faculty view: the question on stage in large type and the approved queue by votes.
-import { Questions, audienceOrder, connectQa, el } from "/static/js/qa.js";
+import { Questions, audienceOrder, connectQa, el, plural } from "/static/js/qa.js";
 
 /** Start the page: nothing runs until the template calls this. */
 export function init() {
@@ -10,7 +10,7 @@ export function init() {
 
   function render() {
     $("stage-text").textContent = staged ? staged.text : "No question on stage.";
-    $("stage-meta").textContent = staged ? `${staged.votes} votes` : "";
+    $("stage-meta").textContent = staged ? `${staged.votes} ${plural(staged.votes, "vote")}` : "";
     const open = questions.list((q) => q.status === "approved" && !q.on_stage).sort(audienceOrder);
     $("list").replaceChildren(...open.map((q) => {
       const li = el("li", "fv-item");

@@ -1,5 +1,5 @@
 // Moderator console: the incoming queue live, one-click moves and keyboard shortcuts.
-import { Questions, audienceOrder, authorLabel, badges, connectQa, el } from "/static/js/qa.js";
+import { Questions, audienceOrder, authorLabel, badges, connectQa, el, plural } from "/static/js/qa.js";
 
 /** Start the page: nothing runs until the template calls this. */
 export function init() {
@@ -37,7 +37,7 @@ export function init() {
     const body = el("div", "qa-body");
     body.append(el("p", "qa-text", q.text));
     if (q.original_text) body.append(el("p", "qa-original", `Asked as: ${q.original_text}`));
-    const meta = el("p", "qa-meta", `#${q.id} · ${authorLabel(q)} · ${q.votes} vote${q.votes === 1 ? "" : "s"}`);
+    const meta = el("p", "qa-meta", `#${q.id} · ${authorLabel(q)} · ${q.votes} ${plural(q.votes, "vote")}`);
     meta.append(badges(q));
     body.append(meta);
     if (q.status === "dismissed" && q.dismiss_reason) body.append(el("p", "qa-reason", `Dismissed: ${q.dismiss_reason}`));
@@ -83,19 +83,42 @@ export function init() {
     render();
   }
 
-  function ask(label, value = "") {
+  // One dialog: free text (a reason, an edit) or, given ``choices`` ([value, label] pairs), a pick
+  // from a list (the question to merge into).
+  function ask(label, value = "", choices = null) {
     const dialog = $("dialog");
+    const input = choices ? $("dialog-choice") : $("dialog-input");
     $("dialog-label").textContent = label;
-    $("dialog-input").value = value;
+    $("dialog-label").htmlFor = input.id;
+    $("dialog-input").hidden = Boolean(choices);
+    $("dialog-hint").hidden = Boolean(choices);
+    $("dialog-choice").hidden = !choices;
+    if (choices) {
+      $("dialog-choice").replaceChildren(...choices.map(([v, text]) => {
+        const option = el("option", "", text);
+        option.value = String(v);
+        return option;
+      }));
+    } else {
+      input.value = value;
+    }
     return new Promise((resolve) => {
       const cancel = () => dialog.close("cancel");
       $("dialog-cancel").onclick = cancel;
-      dialog.onclose = () => resolve(dialog.returnValue === "ok" ? $("dialog-input").value : null);
+      dialog.onclose = () => resolve(dialog.returnValue === "ok" ? input.value : null);
       dialog.returnValue = "";
       dialog.showModal();
-      $("dialog-input").focus();
+      input.focus();
     });
   }
+
+  // Enter saves the dialog (as its OK button would); Shift+Enter keeps a new line in the text.
+  $("dialog-input").addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      $("dialog-form").requestSubmit($("dialog-ok"));
+    }
+  });
 
   async function dismiss(q) {
     const reason = await ask("Reason for dismissing (moderators only)");
@@ -108,7 +131,11 @@ export function init() {
   }
 
   async function merge(q) {
-    const into = await ask(`Merge #${q.id} into question number`);
+    const targets = questions.list((t) => t.id !== q.id && (t.status === "pending" || t.status === "approved"))
+      .sort(byCreated)
+      .map((t) => [t.id, `#${t.id} · ${t.text.length > 80 ? `${t.text.slice(0, 79)}…` : t.text}`]);
+    if (!targets.length) { showError({ reason: "there is no other open question to merge into" }); return; }
+    const into = await ask(`Merge #${q.id} into`, "", targets);
     if (into !== null) act(q, "merge", { into: Number.parseInt(into, 10) });
   }
 

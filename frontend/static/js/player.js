@@ -1,7 +1,10 @@
-// The session player: WHEP playback of every published track, stage state over Socket.IO.
+// The session player: WHEP playback of every published track, stage state over Socket.IO, live
+// captions over Socket.IO (/captions) shown over the video, and a control bar of its own.
 // The viewer offers SLOTS recvonly video and audio m-lines; the server puts feed n of each
 // kind on slot n (stage message "feeds"), so a panel or a screen share needs no renegotiation.
-import { connect, csrfToken, iceServers } from "/static/js/client.js";
+import { caller, connect, csrfToken, iceServers } from "/static/js/client.js";
+
+const CC_KEY = "rounds.captions"; // the viewer's choice: "on"/"off" and the size, kept per browser
 
 /** Start the page: nothing runs until the template calls this. */
 export function init() {
@@ -15,6 +18,12 @@ export function init() {
   const audioBox = document.getElementById("player-audio");
   const muteButton = document.getElementById("player-mute");
   const volume = document.getElementById("player-volume");
+  const playButton = document.getElementById("player-play");
+  const soundPrompt = document.getElementById("player-sound");
+  const ccButton = document.getElementById("player-cc");
+  const ccSize = document.getElementById("player-cc-size");
+  const captionBox = document.getElementById("player-captions");
+  const cueText = document.getElementById("player-cue");
   const csrf = csrfToken();
 
   const MESSAGES = {
@@ -29,9 +38,17 @@ export function init() {
   let stage = { status: "idle", feeds: [] };
   let muted = true;
   let retryTimer = null;
+  let offline = false; // the server cannot be reached: say "Reconnecting…" over the video
+  let held = false; // the viewer paused playback (the stream goes on; we stop showing it)
 
   function say(text) {
-    overlay.textContent = text;
+    overlay.textContent = offline ? "Reconnecting… the stream resumes by itself when the server is back." : text;
+    root.dataset.offline = String(offline);
+  }
+
+  function soundHint() {
+    // Browsers start media muted; a clear prompt asks for the one click that allows sound.
+    soundPrompt.hidden = !(muted && stage.status === "live" && audioBox.childElementCount > 0);
   }
 
   // Tell the watch-time widget (watch.js) whether the stage is really playing: a paused
@@ -87,6 +104,7 @@ export function init() {
     }
     say(MESSAGES[stage.status] ?? "");
     root.dataset.status = stage.status;
+    soundHint();
     announce();
   }
 
@@ -112,9 +130,11 @@ export function init() {
     for (let i = 0; i < SLOTS; i++) pc.addTransceiver("video", { direction: "recvonly" });
     for (let i = 0; i < SLOTS; i++) pc.addTransceiver("audio", { direction: "recvonly" });
     pc.addEventListener("connectionstatechange", () => {
-      connection.textContent = pc ? pc.connectionState : "offline";
+      const state = pc ? pc.connectionState : "closed";
+      connection.textContent = { connected: "connected", connecting: "connecting…", new: "connecting…",
+        disconnected: "reconnecting…", failed: "reconnecting…" }[state] ?? "offline";
       announce();
-      if (pc && pc.connectionState === "failed") retry(3);
+      if (state === "failed") retry(3);
     });
     await pc.setLocalDescription(await pc.createOffer());
     await gathered(pc);
@@ -158,18 +178,37 @@ export function init() {
   }
 
   function failed(error) {
-    say(`Cannot connect to the stream (${error.message}). Retrying…`);
+    if (error instanceof TypeError) { // fetch could not reach the server at all
+      offline = true;
+      say("");
+    } else {
+      say(`Cannot connect to the stream (${error.message}). Retrying…`);
+    }
+    connection.textContent = "reconnecting…";
     retry(5);
   }
 
-  muteButton.addEventListener("click", () => {
-    muted = !muted;
+  function setMuted(value) {
+    muted = value;
     muteButton.textContent = muted ? "Unmute" : "Mute";
     muteButton.setAttribute("aria-pressed", String(muted));
     for (const element of audioBox.querySelectorAll("audio")) {
       element.muted = muted;
       element.play().catch(() => {});
     }
+    soundHint();
+  }
+  muteButton.addEventListener("click", () => setMuted(!muted));
+  soundPrompt.addEventListener("click", () => setMuted(false));
+
+  playButton.addEventListener("click", () => {
+    held = !held;
+    playButton.textContent = held ? "Play" : "Pause";
+    playButton.setAttribute("aria-pressed", String(held));
+    for (const media of [main, ...thumbs.querySelectorAll("video"), ...audioBox.querySelectorAll("audio")]) {
+      if (held) media.pause(); else media.play().catch(() => {});
+    }
+    root.dataset.held = String(held);
   });
   volume.addEventListener("input", () => {
     for (const element of audioBox.querySelectorAll("audio")) element.volume = Number(volume.value);
@@ -183,10 +222,57 @@ export function init() {
 
   const socket = connect("/stage");
   socket.on("connect", () => {
+    const wasOffline = offline;
+    offline = false;
     socket.emit("join", { session }, (ack) => {
       if (ack && ack.ok) onStage(ack.stage);
     });
+    if (wasOffline && !pc) watch().catch(failed);
   });
+  socket.on("disconnect", () => { offline = true; say(""); connection.textContent = "reconnecting…"; });
   socket.on("stage", onStage);
   watch().catch(failed);
+
+  // ---- captions: the latest cue over the video, while CC is on ---------------------------
+  const saved = JSON.parse(localStorage.getItem(CC_KEY) || "{}");
+  let ccOn = saved.on === true;
+  let hideTimer = null;
+  ccSize.value = ["s", "m", "l"].includes(saved.size) ? saved.size : "m";
+
+  function showCaptions() {
+    ccButton.setAttribute("aria-pressed", String(ccOn));
+    root.dataset.cc = ccOn ? "on" : "off";
+    captionBox.dataset.size = ccSize.value;
+    captionBox.hidden = !ccOn || !cueText.textContent;
+    localStorage.setItem(CC_KEY, JSON.stringify({ on: ccOn, size: ccSize.value }));
+  }
+
+  function showCue(cue) {
+    cueText.textContent = cue.text;
+    clearTimeout(hideTimer);
+    // A live caption stays up for its reading time, or until the next one replaces it.
+    hideTimer = setTimeout(() => { cueText.textContent = ""; showCaptions(); },
+      Math.max(1500, cue.end_ms - cue.start_ms) + 1500);
+    showCaptions();
+  }
+
+  ccButton.addEventListener("click", () => { ccOn = !ccOn; showCaptions(); });
+  ccSize.addEventListener("change", showCaptions);
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "c" || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.target.closest?.("input, textarea, select, [contenteditable]")) return;
+    ccOn = !ccOn;
+    showCaptions();
+  });
+  const captions = connect("/captions");
+  const callCaptions = caller(captions);
+  captions.on("connect", async () => {
+    // Cues from before this moment are in the WebVTT file; the overlay shows only new ones.
+    const ack = await callCaptions("join", { session });
+    if (!ack.ok) ccButton.title = `Captions unavailable: ${ack.reason}`;
+    root.dataset.captions = ack.ok ? "joined" : "unavailable";
+  });
+  captions.on("disconnect", () => { root.dataset.captions = "offline"; });
+  captions.on("caption", (cue) => { if (cue.session === session) showCue(cue); });
+  showCaptions();
 }

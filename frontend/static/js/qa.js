@@ -40,6 +40,11 @@ export function audienceOrder(a, b) {
   return (b.pinned - a.pinned) || (b.votes - a.votes) || a.created_at.localeCompare(b.created_at) || a.id - b.id;
 }
 
+/** "1 vote", "2 votes": the word for ``n`` of ``word`` (English plural in -s). */
+export function plural(n, word) {
+  return Number(n) === 1 ? word : `${word}s`;
+}
+
 export function el(tag, className, text) {
   const node = document.createElement(tag);
   if (className) node.className = className;
@@ -88,8 +93,11 @@ function attendeePanel(root) {
     const on = voted.has(q.id);
     vote.type = "button";
     vote.setAttribute("aria-pressed", on ? "true" : "false");
-    vote.setAttribute("aria-label", `${on ? "Take back upvote" : "Upvote"} (${q.votes} votes)`);
-    vote.append(el("span", "arrow", "▲"), el("span", "qa-votes", q.votes));
+    // The accessible name is the visible text ("3 votes"); aria-pressed says whether it is my upvote.
+    vote.title = on ? "Take back your upvote" : "Upvote this question";
+    const arrow = el("span", "arrow", "▲");
+    arrow.setAttribute("aria-hidden", "true");
+    vote.append(arrow, el("span", "qa-votes", q.votes), " ", el("span", "qa-votes-word", plural(q.votes, "vote")));
     vote.disabled = q.status !== "approved";
     vote.addEventListener("click", () => castVote(q.id, !voted.has(q.id)));
     li.append(vote, body);

@@ -14,15 +14,65 @@ export function init() {
   const stopButton = document.getElementById("studio-stop");
   const shareButton = document.getElementById("studio-share");
   const status = document.getElementById("studio-status");
+  const badge = document.getElementById("studio-state");
+  const elapsed = document.getElementById("studio-elapsed");
+  const meter = document.getElementById("studio-level");
   const csrf = csrfToken();
   document.getElementById("studio-whip-url").textContent = `${location.origin}/whip/${session}`;
 
   let preview = null; // MediaStream of camera + microphone
   let screenStream = null;
   const live = { camera: null, screen: null }; // { pc, resource }
+  let liveSince = null; // Date.now() when the camera went live
+  let audio = null; // { context, analyser, data }
 
   function say(text) {
     status.textContent = text;
+  }
+
+  // One state drives the badge and the buttons: "off" (Go live enabled, Stop disabled),
+  // "connecting" (both disabled), "live" (Stop enabled), "lost" (Go live AND Stop enabled: one
+  // press of Go live publishes again, whatever the interruption was).
+  function setState(state) {
+    root.dataset.state = state;
+    root.dataset.live = String(state === "live");
+    badge.textContent = { off: "Not live", connecting: "Connecting…", live: "Live", lost: "Interrupted" }[state];
+    goLive.disabled = state === "connecting" || state === "live";
+    stopButton.disabled = state === "off" || state === "connecting";
+    if (state === "live" && liveSince === null) liveSince = Date.now();
+    if (state === "off") liveSince = null;
+    tick();
+  }
+
+  function tick() {
+    if (liveSince === null || root.dataset.state !== "live") { elapsed.textContent = "00:00"; return; }
+    const s = Math.floor((Date.now() - liveSince) / 1000);
+    const hh = Math.floor(s / 3600), mm = Math.floor((s % 3600) / 60), ss = s % 60;
+    const two = (n) => String(n).padStart(2, "0");
+    elapsed.textContent = hh ? `${hh}:${two(mm)}:${two(ss)}` : `${two(mm)}:${two(ss)}`;
+  }
+
+  function listen(stream) {
+    // Microphone level from a WebAudio AnalyserNode: RMS of the time-domain signal, 0..1.
+    const track = stream.getAudioTracks()[0];
+    if (!track || !window.AudioContext) return;
+    audio?.context.close();
+    const context = new AudioContext();
+    const analyser = context.createAnalyser();
+    analyser.fftSize = 1024;
+    context.createMediaStreamSource(new MediaStream([track])).connect(analyser);
+    audio = { context, analyser, data: new Float32Array(analyser.fftSize) };
+  }
+
+  function level() {
+    if (audio) {
+      if (audio.context.state === "suspended") audio.context.resume().catch(() => {});
+      audio.analyser.getFloatTimeDomainData(audio.data);
+      let sum = 0;
+      for (const v of audio.data) sum += v * v;
+      const rms = Math.sqrt(sum / audio.data.length);
+      meter.value = Math.min(1, rms * 4);
+    }
   }
 
   async function devices() {
@@ -47,6 +97,7 @@ export function init() {
       audio: micSelect.value ? { deviceId: { exact: micSelect.value } } : true,
     });
     camera.srcObject = preview;
+    listen(preview);
     await devices();
   }
 
@@ -83,8 +134,14 @@ export function init() {
     const resource = reply.headers.get("Location");
     await pc.setRemoteDescription({ type: "answer", sdp: await reply.text() });
     pc.addEventListener("connectionstatechange", () => {
-      if (pc.connectionState === "failed") say("Connection lost. Press Go live to publish again.");
-      if (pc.connectionState === "connected") say(screenStream ? "Live, sharing the screen." : "Live.");
+      const state = pc.connectionState;
+      if (state === "failed" || state === "closed" || state === "disconnected") {
+        if (Object.values(live).some((entry) => entry?.pc === pc)) {
+          setState("lost");
+          say("Connection lost. Press Go live to publish again.");
+        }
+      }
+      if (state === "connected") { setState("live"); say(screenStream ? "Live, sharing the screen." : "Live."); }
     });
     return { pc, resource };
   }
@@ -93,31 +150,35 @@ export function init() {
     const entry = live[name];
     live[name] = null;
     if (!entry) return;
-    await fetch(entry.resource, { method: "DELETE", credentials: "same-origin", headers: { "X-CSRF-Token": csrf } });
     entry.pc.close();
+    // After a server restart the resource is gone (404) or the server is still down: either way
+    // there is nothing left to end, so a failed DELETE is not an error here.
+    await fetch(entry.resource, { method: "DELETE", credentials: "same-origin", headers: { "X-CSRF-Token": csrf } })
+      .catch(() => {});
   }
 
   goLive.addEventListener("click", async () => {
-    goLive.disabled = true;
+    setState("connecting");
     say("Connecting…");
     try {
+      // Whatever was interrupted is ended first, so one press always publishes afresh.
+      await unpublish("screen");
+      await unpublish("camera");
       if (!preview) await startPreview();
       live.camera = await publish(preview.getTracks(), false);
       if (screenStream) live.screen = await publish(screenStream.getVideoTracks(), true);
-      stopButton.disabled = false;
-      root.dataset.live = "true";
+      if (live.camera.pc.connectionState === "connected") { setState("live"); say("Live."); }
     } catch (error) {
       say(`Could not go live: ${error.message}`);
-      goLive.disabled = false;
+      setState(live.camera ? "lost" : "off");
     }
   });
 
   stopButton.addEventListener("click", async () => {
-    stopButton.disabled = true;
+    setState("connecting");
     await unpublish("screen");
     await unpublish("camera");
-    root.dataset.live = "false";
-    goLive.disabled = false;
+    setState("off");
     say("Not live.");
   });
 
@@ -157,5 +218,9 @@ export function init() {
       if (entry) fetch(entry.resource, { method: "DELETE", keepalive: true, credentials: "same-origin", headers: { "X-CSRF-Token": csrf } });
     }
   });
+  setState("off");
+  setInterval(tick, 1000);
+  const loop = () => { level(); requestAnimationFrame(loop); };
+  requestAnimationFrame(loop);
   startPreview().catch((error) => say(`Camera or microphone unavailable: ${error.message}`));
 }

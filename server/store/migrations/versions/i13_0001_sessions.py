@@ -9,7 +9,7 @@ from alembic import op
 
 revision = "i13_0001_sessions"
 down_revision = "i12_0001"
-branch_labels = ("sessions",)
+branch_labels = None
 depends_on = None
 
 
