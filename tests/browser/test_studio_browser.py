@@ -41,8 +41,8 @@ async def test_go_live_again_with_one_press_after_a_server_restart(
         go_live, stop = studio.get_by_role("button", name="Go live"), studio.get_by_role("button", name="Stop")
         await expect(stop).to_be_disabled()
         assert await stop.evaluate("b => getComputedStyle(b).cursor") == "not-allowed"
-        await studio.wait_for_function("document.getElementById('studio-camera').videoWidth > 0")
-        await studio.wait_for_function("document.getElementById('studio-level').value > 0")  # fake mic beeps
+        await studio.wait_for_function("() => document.getElementById('studio-camera').videoWidth > 0")
+        await studio.wait_for_function("() => document.getElementById('studio-level').value > 0")  # fake mic beeps
         await go_live.click()
         await expect(studio.locator("#studio-state")).to_have_text("Live")
         await expect(go_live).to_be_disabled()
