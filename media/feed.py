@@ -7,12 +7,13 @@ import logging
 import queue
 import random
 import time
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from aiortc import RTCRtpReceiver, clock
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
+from . import internals
 from .outlet import Forwarded
 from .recorder import Recorder
 from .rtp import Packetizer, abs_send_time, is_keyframe
@@ -23,14 +24,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-class FrameTap:
+class FrameTap(internals.FrameSink):
     """Stands in for an ``RTCRtpReceiver``'s decoder queue: frames go to the relay, undecoded.
 
-    aiortc 1.16 hands every reassembled frame to ``decoder_queue.put((codec, frame))``
-    on the event loop and runs a decoder thread that ``get()``s from the same queue.
-    Swapping the queue of one receiver turns its track into a packet source without
-    patching aiortc's module-level ``get_decoder`` for the whole process. The decoder
-    thread just waits here for the ``None`` that stops it.
+    The receiver's idle decoder thread just waits here for the ``None`` that stops it.
     """
 
     def __init__(self, feed: Feed) -> None:
@@ -47,12 +44,6 @@ class FrameTap:
     def get(self) -> None:
         """Called by the receiver's idle decoder thread."""
         return self._end.get()
-
-
-def install_tap(receiver: RTCRtpReceiver, feed: Feed) -> None:
-    """Route ``receiver``'s frames to ``feed`` (before the receiver starts)."""
-    target: Any = receiver
-    target._RTCRtpReceiver__decoder_queue = FrameTap(feed)
 
 
 class Feed:
@@ -75,14 +66,16 @@ class Feed:
         self.frames = 0
         self.last_frame_at = time.monotonic()
         self.codec: str | None = None
-        self._receiver: Any = receiver
+        self._receiver = receiver
         self._interval = keyframe_min_interval_s
         self._recorder = recorder
         self._packetizer: Packetizer | None = None
         self._last_request = -float("inf")
         self._deferred: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        install_tap(receiver, self)
+        internals.tap_frames(receiver, FrameTap(self))
+        if kind == "audio":
+            internals.forward_audio_unbuffered(receiver)
 
     def on_frame(self, codec: RTCRtpCodecParameters, frame: JitterFrame) -> None:
         """Packetize one reassembled frame once and hand it to every outlet."""
@@ -128,10 +121,10 @@ class Feed:
     def _send_pli(self) -> None:
         self._deferred = None
         self._last_request = asyncio.get_running_loop().time()
-        rtx = set(getattr(self._receiver, "_RTCRtpReceiver__rtx_ssrc", {}))
+        rtx = internals.rtx_ssrcs(self._receiver)
         for source in self._receiver.getSynchronizationSources():
             if source.source not in rtx:
-                task = asyncio.ensure_future(self._receiver._send_rtcp_pli(source.source))
+                task = asyncio.ensure_future(internals.send_pli(self._receiver, source.source))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
 

@@ -5,11 +5,23 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiortc import RTCRtpTransceiver
+from aiortc.rtp import (
+    RTCP_PSFB_FIR,
+    RTCP_PSFB_PLI,
+    RTCP_RTPFB_NACK,
+    AnyRtcpPacket,
+    RtcpPsfbPacket,
+    RtcpRrPacket,
+    RtcpRtpfbPacket,
+    RtcpSrPacket,
+)
 
+from . import internals
 from .rtp import ExtensionBlock, rtp_packets
 from .wire import Wire
 
@@ -36,7 +48,7 @@ class Forwarded:
 def payload_types(transceiver: RTCRtpTransceiver) -> dict[str, int]:
     """Negotiated payload type per codec name; for H.264 only packetization-mode 1."""
     found: dict[str, int] = {}
-    for codec in transceiver._codecs:
+    for codec in internals.codecs(transceiver):
         name = codec.name
         if name == "H264" and str(codec.parameters.get("packetization-mode")) != "1":
             continue
@@ -48,16 +60,22 @@ def payload_types(transceiver: RTCRtpTransceiver) -> dict[str, int]:
 class Outlet:
     """Sends whichever feed is attached to one viewer's sendonly transceiver."""
 
-    def __init__(self, transceiver: RTCRtpTransceiver, queue_bytes: int) -> None:
+    def __init__(
+        self,
+        transceiver: RTCRtpTransceiver,
+        queue_bytes: int,
+        on_report: Callable[[int, int], None] | None = None,
+    ) -> None:
         self.kind = transceiver.kind
         self.feed: Feed | None = None
         self.dropped_packets = 0
         self.sent_packets = 0
-        self._sender: Any = transceiver.sender
+        self._sender = transceiver.sender
         self._wire = Wire(transceiver.sender.transport, queue_bytes)
-        self._ssrc: int = transceiver.sender._ssrc
+        self._ssrc, self._rtx_ssrc = internals.sender_ssrcs(transceiver.sender)
         self._types = payload_types(transceiver)
-        ids = {ext.uri: ext.id for ext in transceiver._headerExtensions}
+        self._on_report = on_report
+        ids = {ext.uri: ext.id for ext in internals.header_extensions(transceiver)}
         self._ext = ExtensionBlock(ids, transceiver.mid)
         self._sequence = random.randrange(1 << 15)
         self._offset = 0
@@ -66,10 +84,34 @@ class Outlet:
         self._rebase = True
         self._awaiting_keyframe = self.kind == "video"
         self._unsupported: str | None = None
-        # A viewer's PLI/FIR reaches the sender; on the packet path the sender cannot
-        # act on it, so it becomes a (rate-limited) keyframe request to the publisher.
-        sender: Any = transceiver.sender
-        sender._send_keyframe = self.picture_lost
+        # The viewer's RTCP for this stream comes here first: PLI/FIR and NACK are the
+        # relay's to answer (aiortc's sender never saw the packets); reports go on to aiortc.
+        internals.intercept_rtcp(transceiver.sender, self.on_rtcp)
+
+    @property
+    def ssrc(self) -> int:
+        """The SSRC of this viewer's stream."""
+        return self._ssrc
+
+    def on_rtcp(self, packet: AnyRtcpPacket) -> bool:
+        """Handle the viewer's feedback on this stream; False lets aiortc see it too."""
+        if isinstance(packet, RtcpPsfbPacket):
+            if packet.fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
+                self.picture_lost()
+                return True
+            return False
+        if isinstance(packet, RtcpRtpfbPacket):
+            if packet.fmt == RTCP_RTPFB_NACK:
+                self.on_nack(packet.lost)
+            return True
+        if isinstance(packet, (RtcpRrPacket, RtcpSrPacket)) and self._on_report is not None:
+            for report in packet.reports:
+                if report.ssrc == self._ssrc:
+                    self._on_report(self._ssrc, report.highest_sequence)
+        return False
+
+    def on_nack(self, lost: list[int]) -> None:
+        """The viewer lost these packets."""
 
     def attach(self, feed: Feed | None) -> None:
         """Switch this m-line to ``feed`` (or to nothing) without renegotiation."""
@@ -146,8 +188,4 @@ class Outlet:
         self._last_sent_at = now
         self.sent_packets += sent
         # Feed the sender's RTCP sender reports so the viewer can sync audio and video.
-        sender = self._sender
-        sender._RTCRtpSender__ntp_timestamp = frame.ntp
-        sender._RTCRtpSender__rtp_timestamp = timestamp
-        sender._RTCRtpSender__packet_count += sent
-        sender._RTCRtpSender__octet_count += frame.octets
+        internals.note_sent(self._sender, frame.ntp, timestamp, sent, frame.octets)

@@ -151,6 +151,7 @@ async def test_viewer_beyond_the_limit_gets_full(
     hub = MediaHub(dataclasses.replace(media_settings, max_viewers=1, retry_after_s=12), evidence)
     viewer = await watch(hub, "s1")
     try:
+        await connected(viewer.pc)  # only connected viewers hold capacity
         with pytest.raises(Full) as raised:
             await watch(hub, "s1")
         assert raised.value.retry_after_s == 12
