@@ -337,7 +337,11 @@ def _ssl_reason(exc: SSL.Error) -> str:
     for entry in exc.args[0] if exc.args and isinstance(exc.args[0], list) else []:
         if isinstance(entry, tuple) and entry:
             parts.append(str(entry[-1]))
-    return ", ".join(parts) or str(exc) or type(exc).__name__
+    if parts:
+        return ", ".join(parts)
+    # OpenSSL queued nothing: the peer sent a fatal alert (typically no shared cipher or
+    # certificate type, when Rounds is DTLS client against an RSA certificate).
+    return "the peer aborted it with an alert (no cipher or certificate type in common?)"
 
 
 # -- the send path -----------------------------------------------------------------------
