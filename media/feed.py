@@ -64,6 +64,9 @@ class Feed:
         self.slot = -1
         self.outlets: set[Outlet] = set()
         self.frames = 0
+        # PLIs sent to the publisher, and keyframes that came through.
+        self.plis_sent = 0
+        self.keyframes = 0
         self.last_frame_at = time.monotonic()
         self.codec: str | None = None
         self._receiver = receiver
@@ -88,6 +91,8 @@ class Feed:
         if not payloads:
             return
         keyframe = is_keyframe(name, data)
+        if keyframe and self.kind == "video":
+            self.keyframes += 1
         ntp = clock.current_ntp_time()
         forwarded = Forwarded(
             name,
@@ -121,6 +126,7 @@ class Feed:
     def _send_pli(self) -> None:
         self._deferred = None
         self._last_request = asyncio.get_running_loop().time()
+        self.plis_sent += 1
         rtx = internals.rtx_ssrcs(self._receiver)
         for source in self._receiver.getSynchronizationSources():
             if source.source not in rtx:

@@ -16,6 +16,7 @@ from . import internals
 from .errors import Full, InvalidOffer, MediaError, SessionEnded, TooManyResources, UnknownResource
 from .feed import Feed
 from .ice import configuration, remote_address_filter, restrict
+from .outlet import Repair
 from .peers import Publisher, Viewer
 from .recorder import Recorder, recording_path
 from .sdp import Offer, announce, read_offer
@@ -48,6 +49,7 @@ class MediaHub:
         self._events: asyncio.Queue[Callable[[], Awaitable[None]] | None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._spawned: set[asyncio.Future[None]] = set()
+        self._repair = Repair(settings.retransmit_history_s, settings.retransmit_budget_bytes_s)
         self._answering: dict[tuple[str, int], int] = {}
         self._dropped_closed = 0
         self._closed = False
@@ -96,7 +98,7 @@ class MediaHub:
             await viewer.pc.setRemoteDescription(RTCSessionDescription(offer.sdp, "offer"))
             self._prepare_dtls(viewer.pc, offer, session, f"viewer {viewer.id}")
             for transceiver in viewer.pc.getTransceivers():
-                viewer.add_outlet(transceiver, self.settings.viewer_queue_bytes)
+                viewer.add_outlet(transceiver, self.settings.viewer_queue_bytes, self._repair)
             answer = await self._answer(viewer.pc)
         except Exception as exc:
             await self._discard(viewer.pc, [])

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from aiortc import RTCRtpTransceiver
+from aiortc import RTCRtpTransceiver, clock
 from aiortc.rtp import (
     RTCP_PSFB_FIR,
     RTCP_PSFB_PLI,
@@ -22,7 +22,8 @@ from aiortc.rtp import (
 )
 
 from . import internals
-from .rtp import ExtensionBlock, rtp_packets
+from .history import Budget, SendHistory, SentFrame, may_resend
+from .rtp import RTP_HEADER, ExtensionBlock, abs_send_time, rtp_packets
 from .wire import Wire
 
 if TYPE_CHECKING:
@@ -57,6 +58,24 @@ def payload_types(transceiver: RTCRtpTransceiver) -> dict[str, int]:
     return found
 
 
+def rtx_types(transceiver: RTCRtpTransceiver) -> dict[int, int]:
+    """The negotiated RTX payload type (RFC 4588) for each media payload type that has one."""
+    found: dict[int, int] = {}
+    for codec in internals.codecs(transceiver):
+        apt = codec.parameters.get("apt")
+        if codec.name.lower() == "rtx" and isinstance(apt, int) and codec.payloadType is not None:
+            found.setdefault(apt, codec.payloadType)
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Repair:
+    """How an outlet answers NACKs: history kept and its per-viewer byte budget."""
+
+    history_s: float = 1.0
+    budget_bytes_s: int = 256 * 1024
+
+
 class Outlet:
     """Sends whichever feed is attached to one viewer's sendonly transceiver."""
 
@@ -65,11 +84,21 @@ class Outlet:
         transceiver: RTCRtpTransceiver,
         queue_bytes: int,
         on_report: Callable[[int, int], None] | None = None,
+        repair: Repair | None = None,
     ) -> None:
         self.kind = transceiver.kind
         self.feed: Feed | None = None
         self.dropped_packets = 0
         self.sent_packets = 0
+        # NACKed packets resent, refused for the budget, and gone from the history.
+        self.retransmitted = 0
+        self.over_budget = 0
+        self.unrepairable = 0
+        repair = repair or Repair()
+        self._history = SendHistory(repair.history_s)
+        self._budget = Budget(repair.budget_bytes_s)
+        self._rtx_types = rtx_types(transceiver)
+        self._rtx_sequence = random.randrange(1 << 15)
         self._sender = transceiver.sender
         self._wire = Wire(transceiver.sender.transport, queue_bytes)
         self._ssrc, self._rtx_ssrc = internals.sender_ssrcs(transceiver.sender)
@@ -111,7 +140,62 @@ class Outlet:
         return False
 
     def on_nack(self, lost: list[int]) -> None:
-        """The viewer lost these packets."""
+        """The viewer lost these packets: resend them from the history, within the budget.
+
+        With RTX negotiated (RFC 4588 section 4) a repair goes on the RTX stream: its own
+        payload type, SSRC and sequence numbers, the original sequence number in the first
+        two bytes of the payload; otherwise the packet is sent again as it was.
+        A packet gone from the history cannot be repaired: a keyframe (within the feed's
+        budget) is then the way out.
+        """
+        wire = self._wire
+        if not lost or not wire.ready() or wire.backlog():
+            return
+        now = time.monotonic()
+        history, budget = self._history, self._budget
+        ext = self._ext
+        first_byte = ext.first_byte
+        block = ext.block(abs_send_time(clock.current_ntp_time()))
+        pack = RTP_HEADER.pack
+        packets: list[bytes] = []
+        missing = False
+        for sequence in lost:
+            found = history.find(sequence, now)
+            if found is None:
+                missing = True
+                continue
+            frame, index = found
+            if not may_resend(frame, index, now):
+                continue
+            payload = frame.payloads[index]
+            last = index == len(frame.payloads) - 1
+            rtx = self._rtx_types.get(frame.payload_type)
+            size = 12 + len(block) + len(payload) + (2 if rtx is not None else 0)
+            if not budget.take(size, now):
+                self.over_budget += 1
+                continue
+            if rtx is None:
+                second = frame.payload_type | 0x80 if last else frame.payload_type
+                packets.append(
+                    pack(first_byte, second, sequence, frame.timestamp, self._ssrc)
+                    + block
+                    + payload
+                )
+            else:
+                second = rtx | 0x80 if last else rtx
+                packets.append(
+                    pack(first_byte, second, self._rtx_sequence, frame.timestamp, self._rtx_ssrc)
+                    + block
+                    + sequence.to_bytes(2, "big")
+                    + payload
+                )
+                self._rtx_sequence = (self._rtx_sequence + 1) & 0xFFFF
+        if packets:
+            self.retransmitted += wire.send(packets)
+        if missing:
+            self.unrepairable += 1
+            if self.kind == "video" and self.feed is not None:
+                self.feed.request_keyframe()
 
     def attach(self, feed: Feed | None) -> None:
         """Switch this m-line to ``feed`` (or to nothing) without renegotiation."""
@@ -120,6 +204,7 @@ class Outlet:
         if self.feed is not None:
             self.feed.outlets.discard(self)
         self.feed = feed
+        self._history.clear()
         self._rebase = True
         self._awaiting_keyframe = self.kind == "video"
         if feed is not None:
@@ -180,6 +265,7 @@ class Outlet:
             self._ext.block(frame.send_time),
         )
         count = len(packets)
+        self._history.add(SentFrame(self._sequence, frame.payloads, timestamp, payload_type, now))
         sent = wire.send(packets)
         if sent < count:
             self._drop(count - sent)

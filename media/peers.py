@@ -9,7 +9,7 @@ from typing import Any, Literal
 from aiortc import MediaStreamTrack, RTCPeerConnection, RTCRtpTransceiver
 
 from .feed import Feed
-from .outlet import Outlet
+from .outlet import Outlet, Repair
 
 
 class Publisher:
@@ -73,11 +73,13 @@ class Viewer:
         self.last_progress_at: float | None = None
         self._highest: dict[int, int] = {}
 
-    def add_outlet(self, transceiver: RTCRtpTransceiver, queue_bytes: int) -> Outlet:
+    def add_outlet(
+        self, transceiver: RTCRtpTransceiver, queue_bytes: int, repair: Repair | None = None
+    ) -> Outlet:
         """Make ``transceiver`` a sendonly slot and watch the viewer's receiver reports on it."""
         transceiver.direction = "sendonly"
         transceiver.sender.replaceTrack(IdleTrack(transceiver.kind))
-        outlet = Outlet(transceiver, queue_bytes, self._report)
+        outlet = Outlet(transceiver, queue_bytes, self._report, repair)
         kind: Literal["audio", "video"] = "audio" if transceiver.kind == "audio" else "video"
         self.outlets[kind].append(outlet)
         return outlet
