@@ -75,6 +75,7 @@ class Feed:
         self._packetizer: Packetizer | None = None
         self._last_request = -float("inf")
         self._deferred: asyncio.TimerHandle | None = None
+        self._outstanding = False
         self._tasks: set[asyncio.Task[None]] = set()
         internals.tap_frames(receiver, FrameTap(self))
         if kind == "audio":
@@ -93,6 +94,11 @@ class Feed:
         keyframe = is_keyframe(name, data)
         if keyframe and self.kind == "video":
             self.keyframes += 1
+            # Whatever was asked for has come: nobody needs the deferred request any more.
+            self._outstanding = False
+            if self._deferred is not None:
+                self._deferred.cancel()
+                self._deferred = None
         ntp = clock.current_ntp_time()
         forwarded = Forwarded(
             name,
@@ -111,12 +117,25 @@ class Feed:
         if self._recorder is not None:
             self._recorder.write(data, frame.timestamp, keyframe)
 
+    @property
+    def keyframe_interval(self) -> float:
+        """The feed's keyframe budget: at most one PLI upstream per this many seconds."""
+        return self._interval
+
     def request_keyframe(self) -> None:
-        """Ask the publisher for a keyframe (PLI), at most once per interval."""
+        """Ask the publisher for a keyframe (PLI), within the feed's keyframe budget.
+
+        Shared by every viewer: at most one PLI per interval; none while one is on its
+        way (until a keyframe arrives, or two intervals pass in case the PLI was lost);
+        a deferred one is cancelled when a keyframe comes through first.
+        """
         if self.kind != "video" or self._deferred is not None:
             return
         loop = asyncio.get_running_loop()
-        wait = self._last_request + self._interval - loop.time()
+        now = loop.time()
+        if self._outstanding and now - self._last_request < 2 * self._interval:
+            return
+        wait = self._last_request + self._interval - now
         if wait > 0:
             # Coalesce: one request goes out when the interval has passed.
             self._deferred = loop.call_later(wait, self._send_pli)
@@ -126,6 +145,7 @@ class Feed:
     def _send_pli(self) -> None:
         self._deferred = None
         self._last_request = asyncio.get_running_loop().time()
+        self._outstanding = True
         self.plis_sent += 1
         rtx = internals.rtx_ssrcs(self._receiver)
         for source in self._receiver.getSynchronizationSources():

@@ -58,6 +58,10 @@ def payload_types(transceiver: RTCRtpTransceiver) -> dict[str, int]:
     return found
 
 
+# A viewer's own PLIs reach the publisher at most once per this many keyframe intervals.
+VIEWER_PLI_INTERVALS = 4
+
+
 def rtx_types(transceiver: RTCRtpTransceiver) -> dict[int, int]:
     """The negotiated RTX payload type (RFC 4588) for each media payload type that has one."""
     found: dict[int, int] = {}
@@ -94,6 +98,9 @@ class Outlet:
         self.retransmitted = 0
         self.over_budget = 0
         self.unrepairable = 0
+        self.picture_losses = 0
+        self._keyframe_at = -float("inf")
+        self._pli_at = -float("inf")
         repair = repair or Repair()
         self._history = SendHistory(repair.history_s)
         self._budget = Budget(repair.budget_bytes_s)
@@ -208,13 +215,29 @@ class Outlet:
         self._rebase = True
         self._awaiting_keyframe = self.kind == "video"
         if feed is not None:
+            # The keyframe is asked for by deliver(), once this viewer's DTLS is up.
             feed.outlets.add(self)
-            feed.request_keyframe()
 
     def picture_lost(self) -> None:
-        """The viewer reported picture loss: ask the publisher for a keyframe."""
-        if self.feed is not None:
-            self.feed.request_keyframe()
+        """The viewer reported picture loss: ask the publisher for a keyframe.
+
+        Not when this viewer got one less than the feed's keyframe interval ago (its
+        PLI most likely crossed that keyframe on the way), and at most once per
+        VIEWER_PLI_INTERVALS intervals per viewer, so that one viewer on a bad link
+        cannot set the keyframe rate of everyone else.
+        """
+        feed = self.feed
+        if feed is None or self.kind != "video":
+            return
+        now = time.monotonic()
+        interval = feed.keyframe_interval
+        if now - self._keyframe_at < interval:
+            return
+        if now - self._pli_at < VIEWER_PLI_INTERVALS * interval:
+            return
+        self._pli_at = now
+        self.picture_losses += 1
+        feed.request_keyframe()
 
     def _drop(self, packets: int) -> None:
         self.dropped_packets += packets
@@ -235,6 +258,8 @@ class Outlet:
                     self.feed.request_keyframe()
                 return
             self._awaiting_keyframe = False
+        if frame.keyframe and self.kind == "video":
+            self._keyframe_at = time.monotonic()
         if wire.backlog():
             # The socket was full moments ago: drop rather than queue, recover at a keyframe.
             self._drop(len(frame.payloads))
