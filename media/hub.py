@@ -19,7 +19,7 @@ from .ice import configuration, remote_address_filter, restrict
 from .outlet import Repair
 from .peers import Publisher, Viewer
 from .recorder import Recorder, recording_path
-from .sdp import Offer, announce, read_offer
+from .sdp import Offer, announce, opus_fec, read_offer
 from .session import Evidence, Resource, ResourceInfo, Session, StageListener
 from .settings import MediaSettings
 from .stage import HubStats, SessionStats, StageState
@@ -254,7 +254,7 @@ class MediaHub:
     async def _answer(self, pc: RTCPeerConnection) -> str:
         restrict(pc, self.settings.ice_addresses, self._allow_remote)
         await pc.setLocalDescription(await pc.createAnswer())
-        sdp = pc.localDescription.sdp
+        sdp = opus_fec(pc.localDescription.sdp)
         if self.settings.ice_announce:
             sdp = announce(sdp, self.settings.ice_announce)
         return sdp

@@ -182,6 +182,40 @@ def sift_candidates(text: str, allow_address: Callable[[str], bool]) -> str:
     return newline.join(out)
 
 
+_OPUS = re.compile(r"^a=rtpmap:(\d+) opus/48000(/2)?$", re.IGNORECASE)
+
+
+def opus_fec(answer_sdp: str) -> str:
+    """Say ``useinbandfec=1`` for every Opus payload type of an answer.
+
+    RFC 7587 section 6.1: ``useinbandfec=1`` tells the other side that this
+    receiver can use Opus in-band FEC, and browsers only turn it on in their
+    encoder when the remote description says so. aiortc's answer carries no Opus
+    fmtp; the relay forwards Opus untouched, so FEC reaches every viewer.
+    """
+    lines = answer_sdp.split("\r\n")
+    opus = {m.group(1) for line in lines if (m := _OPUS.match(line))}
+    if not opus:
+        return answer_sdp
+    out: list[str] = []
+    with_fmtp = set()
+    for line in lines:
+        if line.startswith("a=fmtp:"):
+            pt, _, params = line[7:].partition(" ")
+            if pt in opus:
+                with_fmtp.add(pt)
+                if "useinbandfec" not in params:
+                    line = f"a=fmtp:{pt} {params};useinbandfec=1" if params else line
+        out.append(line)
+    result: list[str] = []
+    for line in out:
+        result.append(line)
+        match = _OPUS.match(line)
+        if match and match.group(1) not in with_fmtp:
+            result.append(f"a=fmtp:{match.group(1)} minptime=10;useinbandfec=1")
+    return "\r\n".join(result)
+
+
 _CANDIDATE = re.compile(r"^(a=candidate:\S+ \d+ \S+ \d+ )(\S+)( \d+ typ host.*)$")
 _CONNECTION = re.compile(r"^c=IN IP[46] \S+$")
 
