@@ -6,7 +6,8 @@ Protocol on stdio, one JSON object per line:
   -> {"state": "connected"}    when webrtcbin's peer connection state changes
   <- EOF                       stop
 
-usage: /usr/bin/python3 gst_publisher.py VP8|H264 [--address 127.0.0.1]
+usage: /usr/bin/python3 gst_publisher.py VP8|H264 [--address 127.0.0.1] [--width 1280 --height 720]
+       [--kbps 1500] [--keyint 128]
 
 libnice never gathers on loopback interfaces (it skips IFF_LOOPBACK); the address
 given is added to the ICE agent explicitly, so the publisher offers it alone.
@@ -30,11 +31,11 @@ from gi.repository import GLib, Gst, GstSdp, GstWebRTC, Nice
 
 VIDEO = {
     "VP8": (
-        "vp8enc deadline=1 cpu-used=8 keyframe-max-dist=60 target-bitrate=600000 "
+        "vp8enc deadline=1 cpu-used=8 keyframe-max-dist={keyint} target-bitrate={bps} "
         "! rtpvp8pay pt=96 ! application/x-rtp,media=video,encoding-name=VP8,payload=96"
     ),
     "H264": (
-        "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=60 bitrate=600 "
+        "x264enc tune=zerolatency speed-preset=ultrafast key-int-max={keyint} bitrate={kbps} "
         "! video/x-h264,profile=constrained-baseline "
         "! rtph264pay pt=102 config-interval=-1 aggregate-mode=zero-latency "
         "! application/x-rtp,media=video,encoding-name=H264,payload=102"
@@ -51,13 +52,19 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("codec", choices=sorted(VIDEO))
     parser.add_argument("--address", default="127.0.0.1")
+    parser.add_argument("--width", type=int, default=320)
+    parser.add_argument("--height", type=int, default=240)
+    parser.add_argument("--kbps", type=int, default=600)
+    parser.add_argument("--keyint", type=int, default=60, help="frames between keyframes")
+    parser.add_argument("--pattern", default="ball", help="videotestsrc pattern (snow: busiest)")
     args = parser.parse_args()
+    video = VIDEO[args.codec].format(keyint=args.keyint, bps=args.kbps * 1000, kbps=args.kbps)
     Gst.init(None)
     pipeline = Gst.parse_launch(
         "webrtcbin name=send bundle-policy=max-bundle "
-        "videotestsrc is-live=true pattern=ball "
-        "! video/x-raw,width=320,height=240,framerate=30/1 ! videoconvert ! queue "
-        f"! {VIDEO[args.codec]} ! send. "
+        f"videotestsrc is-live=true pattern={args.pattern} "
+        f"! video/x-raw,width={args.width},height={args.height},framerate=30/1 "
+        f"! videoconvert ! queue ! {video} ! send. "
         "audiotestsrc is-live=true wave=sine ! audioconvert ! audioresample ! queue "
         "! opusenc ! rtpopuspay pt=111 "
         "! application/x-rtp,media=audio,encoding-name=OPUS,payload=111 ! send."
