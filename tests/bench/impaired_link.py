@@ -127,16 +127,22 @@ async def chromium_viewer(page: Page, lab: NetLab, hub: MediaHub, impaired: bool
 
 
 async def one_run(
-    codec: str, loss: float, delay_ms: float, seconds: float, browsers: dict[str, Any]
+    codec: str,
+    loss: float,
+    delay_ms: float,
+    seconds: float,
+    browsers: dict[str, Any],
+    down_only: bool = False,
 ) -> dict[str, Any]:
     lab = NetLab()
     lab.up()
     hub = None
     publisher = None
     try:
-        await lab.start_bridge(loss=loss, delay_ms=delay_ms, seed=11)
+        await lab.start_bridge(loss=loss, delay_ms=delay_ms, seed=11, down_only=down_only)
         with lab.inside(lab.srv):
-            hub = MediaHub(MediaSettings(ice_addresses=(lab.server_ip,)), _NoEvidence())
+            settings = MediaSettings(ice_addresses=(lab.server_ip,))
+            hub = MediaHub(settings, _NoEvidence())
         publisher = await gst_publish(lab, hub, codec)
         pages = {}
         for role in ("clean", "impaired"):
@@ -163,7 +169,12 @@ async def one_run(
             file=sys.stderr,
         )
         end = {role: await page.evaluate(STATS_JS) for role, page in pages.items()}
-        row: dict[str, Any] = {"codec": codec, "loss": loss, "rtt_ms": 2 * delay_ms}
+        row: dict[str, Any] = {
+            "codec": codec,
+            "loss": loss,
+            "rtt_ms": 2 * delay_ms,
+            "down_only": down_only,
+        }
         for role in pages:
             a, b = start[role].get("video", {}), end[role].get("video", {})
             row[role] = {
@@ -225,6 +236,8 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the rows here")
+    parser.add_argument("--down-only", action="store_true", help="lose only towards viewers")
+    parser.add_argument("--only", help="e.g. VP8:0.02:25 (codec:loss:one-way delay ms)")
     args = parser.parse_args()
     if args.quick:
         runs = [("VP8", 0.02, 25.0), ("VP8", 0.05, 25.0)]
@@ -235,6 +248,9 @@ async def main() -> None:
             for loss in (0.0, 0.02, 0.05)
             for delay in (0.0, 25.0)
         ]
+    if args.only:
+        codec, loss, delay = args.only.split(":")
+        runs = [(codec, float(loss), float(delay))]
     rows = []
     with tempfile.TemporaryDirectory(prefix="r11-bench-") as directory:
         async with async_playwright() as playwright:
@@ -246,7 +262,7 @@ async def main() -> None:
 
             browsers: dict[str, Any] = {"launch": launch, "dir": Path(directory), "open": []}
             for codec, loss, delay in runs:
-                row = await one_run(codec, loss, delay, args.seconds, browsers)
+                row = await one_run(codec, loss, delay, args.seconds, browsers, args.down_only)
                 rows.append(row)
                 print(json.dumps(row), flush=True)
     print()

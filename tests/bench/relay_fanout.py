@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import fractions
+import itertools
 import json
 import os
 import random
@@ -157,6 +158,7 @@ async def serve(design: str) -> None:
     """The server under test: WHIP/WHEP-shaped POSTs and its CPU time, on loopback."""
     hub = MediaHub(MediaSettings(ice_addresses=LOOPBACK, max_viewers=10_000), NullEvidence())
     relay = MediaRelay()
+    users = itertools.count(2)
     source: list[MediaStreamTrack] = []
     pcs: list[RTCPeerConnection] = []
 
@@ -172,7 +174,9 @@ async def serve(design: str) -> None:
     async def whep(request: web.Request) -> web.Response:
         offer = await request.text()
         if design == "rounds":
-            return web.Response(text=(await hub.subscribe("bench", 2, offer)).answer_sdp)
+            # Every viewer is someone else (one user may hold only a few WHEP resources).
+            user = next(users)
+            return web.Response(text=(await hub.subscribe("bench", user, offer)).answer_sdp)
         pc = RTCPeerConnection()
         pcs.append(pc)
         await pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))

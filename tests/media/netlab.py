@@ -107,7 +107,12 @@ class NetLab:
             os.close(before)
 
     async def start_bridge(
-        self, loss: float, delay_ms: float = 0.0, jitter_ms: float = 0.0, seed: int = 1
+        self,
+        loss: float,
+        delay_ms: float = 0.0,
+        jitter_ms: float = 0.0,
+        seed: int = 1,
+        down_only: bool = False,
     ) -> None:
         """Start the dropping, delaying bridge in the middle namespace."""
         self.bridge = await asyncio.create_subprocess_exec(
@@ -121,6 +126,7 @@ class NetLab:
             f"--delay-ms={delay_ms}",
             f"--jitter-ms={jitter_ms}",
             f"--seed={seed}",
+            *(["--down-only"] if down_only else []),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
         )
