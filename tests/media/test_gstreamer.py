@@ -173,3 +173,75 @@ async def test_a_failed_dtls_handshake_is_logged_and_shown_on_the_stage(
         r.levelno == logging.WARNING and "DTLS handshake failed" in r.getMessage()
         for r in caplog.records
     )
+
+
+CHROMIUM_VIEWER_JS = """async () => {
+  const pc = new RTCPeerConnection();
+  window.pc = pc;
+  pc.addTransceiver('video', {direction: 'recvonly'});
+  pc.addTransceiver('audio', {direction: 'recvonly'});
+  pc.ontrack = (e) => {
+    if (e.track.kind !== 'video') return;
+    const v = document.createElement('video');
+    v.muted = true; v.autoplay = true; v.playsInline = true;
+    v.srcObject = new MediaStream([e.track]);
+    document.body.appendChild(v);
+  };
+  await pc.setLocalDescription(await pc.createOffer());
+  await new Promise((done) => {
+    if (pc.iceGatheringState === 'complete') return done();
+    pc.onicegatheringstatechange = () => pc.iceGatheringState === 'complete' && done();
+  });
+  return pc.localDescription.sdp;
+}"""
+DECODED_JS = """async (wanted) => {
+  for (;;) {
+    let video = null;
+    (await window.pc.getStats()).forEach((s) => {
+      if (s.type === 'inbound-rtp' && s.kind === 'video') video = s;
+    });
+    if (video && video.framesDecoded >= wanted) {
+      return {frames: video.framesDecoded, codec: video.codecId, width: video.frameWidth};
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}"""
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("codec", ["VP8", "H264"])
+async def test_gstreamer_publishes_and_chromium_decodes(
+    client: TestClient, people: dict[str, Person], gst: Any, codec: str
+) -> None:
+    from playwright.async_api import async_playwright
+
+    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+
+    await gst_publishes(client, people["faculty"], gst, codec)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page()
+            offer = await asyncio.wait_for(page.evaluate(CHROMIUM_VIEWER_JS), 10)
+            reply = await client.post(
+                f"/whep/{LIVE}", data=offer.encode(), headers={**SDP, **people["attendee"].auth}
+            )
+            assert reply.status == 201, await reply.text()
+            answer = await reply.text()
+            await page.evaluate(
+                "(sdp) => window.pc.setRemoteDescription({type: 'answer', sdp})", answer
+            )
+            decoded = await asyncio.wait_for(page.evaluate(DECODED_JS, 45), 20)
+            assert decoded["frames"] >= 45 and decoded["width"] == 320
+            mime = await page.evaluate(
+                """async () => {
+                  let mime = null;
+                  (await window.pc.getStats()).forEach((s) => {
+                    if (s.type === 'codec' && s.mimeType.startsWith('video/')) mime = s.mimeType;
+                  });
+                  return mime;
+                }"""
+            )
+            assert mime == f"video/{codec}"
+        finally:
+            await browser.close()
