@@ -86,11 +86,16 @@ def wrapper(ns: str, directory: Path) -> str:
     return str(path)
 
 
-async def gst_publish(lab: NetLab, hub: MediaHub, codec: str) -> asyncio.subprocess.Process:
+async def gst_publish(
+    lab: NetLab, hub: MediaHub, codec: str, uplink: bool = False
+) -> asyncio.subprocess.Process:
+    """webrtcbin next to the relay, or (``uplink``) behind the lossy bridge."""
+    ns, address = (lab.view, lab.viewer_ip) if uplink else (lab.srv, lab.server_ip)
     process = await asyncio.create_subprocess_exec(
-        "ip", "netns", "exec", lab.srv, "/usr/bin/python3", str(GST), codec,
-        f"--address={lab.server_ip}", "--width=1280", "--height=720", "--kbps=1500",
+        "ip", "netns", "exec", ns, "/usr/bin/python3", str(GST), codec,
+        f"--address={address}", "--width=1280", "--height=720", "--kbps=1500",
         f"--keyint={KEYINT[codec]}", "--pattern=smpte horizontal-speed=4",
+        *(["--nack", "--fec"] if uplink else []),
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
     )  # fmt: skip
     assert process.stdout is not None and process.stdin is not None
@@ -109,8 +114,9 @@ async def gst_publish(lab: NetLab, hub: MediaHub, codec: str) -> asyncio.subproc
 
     offer = await message("offer")
     with lab.inside(lab.srv):
-        resource = await hub.publish("bench", 1, offer)
-    process.stdin.write((json.dumps({"answer": resource.answer_sdp}) + "\n").encode())
+        resource = await hub.publish("bench", 1, without_candidates(offer) if uplink else offer)
+    answer = await lab.route_answer(resource.answer_sdp) if uplink else resource.answer_sdp
+    process.stdin.write((json.dumps({"answer": answer}) + "\n").encode())
     await message("state")
     return process
 
@@ -133,6 +139,7 @@ async def one_run(
     seconds: float,
     browsers: dict[str, Any],
     down_only: bool = False,
+    uplink: bool = False,
 ) -> dict[str, Any]:
     lab = NetLab()
     lab.up()
@@ -143,17 +150,18 @@ async def one_run(
         with lab.inside(lab.srv):
             settings = MediaSettings(ice_addresses=(lab.server_ip,))
             hub = MediaHub(settings, _NoEvidence())
-        publisher = await gst_publish(lab, hub, codec)
+        publisher = await gst_publish(lab, hub, codec, uplink)
         pages = {}
         for role in ("clean", "impaired"):
             browser = await browsers["launch"](
-                wrapper(lab.view if role == "impaired" else lab.srv, browsers["dir"])
+                wrapper(lab.view if role == "impaired" and not uplink else lab.srv, browsers["dir"])
             )
             browsers["open"].append(browser)
             pages[role] = await browser.new_page()
         ids = {}
         for user, (role, page) in enumerate(pages.items(), start=2):
-            ids[role] = await chromium_viewer(page, lab, hub, role == "impaired", user)
+            impaired = role == "impaired" and not uplink
+            ids[role] = await chromium_viewer(page, lab, hub, impaired, user)
         await asyncio.sleep(4)  # connect and settle (a join costs one keyframe)
         start = {role: await page.evaluate(STATS_JS) for role, page in pages.items()}
         feed = next(f for p in hub._publishers.values() for f in p.feeds if f.kind == "video")
@@ -174,6 +182,7 @@ async def one_run(
             "loss": loss,
             "rtt_ms": 2 * delay_ms,
             "down_only": down_only,
+            "uplink": uplink,
         }
         for role in pages:
             a, b = start[role].get("video", {}), end[role].get("video", {})
@@ -237,6 +246,11 @@ async def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the rows here")
     parser.add_argument("--down-only", action="store_true", help="lose only towards viewers")
+    parser.add_argument(
+        "--uplink",
+        action="store_true",
+        help="the publisher is behind the bridge (NACK and Opus FEC on); both viewers clean",
+    )
     parser.add_argument("--only", help="e.g. VP8:0.02:25 (codec:loss:one-way delay ms)")
     args = parser.parse_args()
     if args.quick:
@@ -262,7 +276,9 @@ async def main() -> None:
 
             browsers: dict[str, Any] = {"launch": launch, "dir": Path(directory), "open": []}
             for codec, loss, delay in runs:
-                row = await one_run(codec, loss, delay, args.seconds, browsers, args.down_only)
+                row = await one_run(
+                    codec, loss, delay, args.seconds, browsers, args.down_only, args.uplink
+                )
                 rows.append(row)
                 print(json.dumps(row), flush=True)
     print()

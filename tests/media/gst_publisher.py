@@ -57,6 +57,8 @@ def main() -> None:
     parser.add_argument("--kbps", type=int, default=600)
     parser.add_argument("--keyint", type=int, default=60, help="frames between keyframes")
     parser.add_argument("--pattern", default="ball", help="videotestsrc pattern (snow: busiest)")
+    parser.add_argument("--nack", action="store_true", help="answer NACKs (webrtcbin do-nack)")
+    parser.add_argument("--fec", action="store_true", help="Opus in-band FEC (opusenc inband-fec)")
     args = parser.parse_args()
     video = VIDEO[args.codec].format(keyint=args.keyint, bps=args.kbps * 1000, kbps=args.kbps)
     Gst.init(None)
@@ -66,7 +68,8 @@ def main() -> None:
         f"! video/x-raw,width={args.width},height={args.height},framerate=30/1 "
         f"! videoconvert ! queue ! {video} ! send. "
         "audiotestsrc is-live=true wave=sine ! audioconvert ! audioresample ! queue "
-        "! opusenc ! rtpopuspay pt=111 "
+        f"! opusenc {'inband-fec=true packet-loss-percentage=5' if args.fec else ''} "
+        "! rtpopuspay pt=111 "
         "! application/x-rtp,media=audio,encoding-name=OPUS,payload=111 ! send."
     )
     webrtc = pipeline.get_by_name("send")
@@ -133,6 +136,8 @@ def main() -> None:
         transceiver = webrtc.emit("get-transceiver", index)
         if transceiver is not None:
             transceiver.set_property("direction", GstWebRTC.WebRTCRTPTransceiverDirection.SENDONLY)
+            if args.nack:
+                transceiver.set_property("do-nack", True)
     threading.Thread(target=read_stdin, daemon=True).start()
     pipeline.set_state(Gst.State.PLAYING)
     try:
