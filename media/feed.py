@@ -23,6 +23,12 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# aiortc's receiver NACKs a lost packet once, when the gap appears; a lost repair then
+# waits for the next gap. The feed asks again every NACK_RETRY_S, at most NACK_RETRIES times.
+NACK_RETRY_S = 0.06
+NACK_RETRIES = 4
+_NACK_TICK_S = 0.02
+
 
 class FrameTap(internals.FrameSink):
     """Stands in for an ``RTCRtpReceiver``'s decoder queue: frames go to the relay, undecoded.
@@ -76,6 +82,13 @@ class Feed:
         self._last_request = -float("inf")
         self._deferred: asyncio.TimerHandle | None = None
         self._outstanding = False
+        self.nack_retries = 0
+        self._missing: dict[int, tuple[float, int]] = {}
+        self._nack_timer: asyncio.TimerHandle | None = None
+        if kind == "video":
+            self._nack_timer = asyncio.get_running_loop().call_later(
+                _NACK_TICK_S, self._retry_nacks
+            )
         self._tasks: set[asyncio.Task[None]] = set()
         internals.tap_frames(receiver, FrameTap(self))
         if kind == "audio":
@@ -154,8 +167,41 @@ class Feed:
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
 
+    def _retry_nacks(self) -> None:
+        """NACK again what the publisher's repairs have not brought yet (see NACK_RETRY_S)."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        missing = internals.missing_packets(self._receiver)
+        known = self._missing
+        for sequence in [s for s in known if s not in missing]:
+            del known[sequence]
+        due = []
+        for sequence in missing:
+            entry = known.get(sequence)
+            if entry is None:
+                known[sequence] = (now, 0)  # just NACKed by the receiver itself
+                continue
+            first, tries = entry
+            if tries < NACK_RETRIES and now - first >= NACK_RETRY_S * (tries + 1):
+                known[sequence] = (first, tries + 1)
+                due.append(sequence)
+        if due:
+            self.nack_retries += len(due)
+            rtx = internals.rtx_ssrcs(self._receiver)
+            for source in self._receiver.getSynchronizationSources():
+                if source.source not in rtx:
+                    task = asyncio.ensure_future(
+                        internals.send_nack(self._receiver, source.source, sorted(due))
+                    )
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+        self._nack_timer = loop.call_later(_NACK_TICK_S, self._retry_nacks)
+
     async def close(self) -> None:
         """Detach outlets, cancel pending requests and finish the recording."""
+        if self._nack_timer is not None:
+            self._nack_timer.cancel()
+            self._nack_timer = None
         if self._deferred is not None:
             self._deferred.cancel()
             self._deferred = None

@@ -243,7 +243,7 @@ class MediaHub:
                 self._stage_changed(session)
 
         for dtls in internals.dtls_transports(pc):
-            internals.record_dtls_failures(dtls, failed)
+            internals.record_dtls_failures(dtls, failed, pc)
 
     def _new_id(self) -> str:
         return secrets.token_urlsafe(12)
@@ -299,6 +299,13 @@ class MediaHub:
             self._go_live(publisher)
         elif state in ("failed", "closed"):
             self._spawn(self._drop_publisher(publisher))
+
+    def _never_connected(self, publisher: Publisher, timeout: float) -> None:
+        reason = f"{_waiting_for(publisher.pc)} within {timeout:g} s"
+        logger.warning("publisher %s in session %s: %s", publisher.id, publisher.session_id, reason)
+        session = self._sessions[publisher.session_id]
+        session.last_error = reason
+        self._stage_changed(session)
 
     def _viewer_changed(self, viewer: Viewer) -> None:
         state = viewer.pc.connectionState
@@ -415,12 +422,11 @@ class MediaHub:
         s = self.settings
         connect_timeout = s.pending_timeout_s
         for publisher in list(self._publishers.values()):
-            if (
-                publisher.live
-                and now - publisher.last_media_at() > s.publisher_timeout_s
-                or not publisher.live
-                and now - publisher.created_at > connect_timeout
-            ):
+            if publisher.live and now - publisher.last_media_at() > s.publisher_timeout_s:
+                self._spawn(self._drop_publisher(publisher))
+            elif not publisher.live and now - publisher.created_at > connect_timeout:
+                if not publisher.closing:
+                    self._never_connected(publisher, connect_timeout)
                 self._spawn(self._drop_publisher(publisher))
         for viewer in list(self._viewers.values()):
             progress = viewer.last_progress_at
@@ -436,6 +442,14 @@ class MediaHub:
                 and now - viewer.created_at > connect_timeout
             ):
                 self._spawn(self._drop_viewer(viewer))
+
+
+def _waiting_for(pc: RTCPeerConnection) -> str:
+    """What a peer connection that never connected was stuck on."""
+    states = {dtls.state for dtls in internals.dtls_transports(pc)}
+    if "connecting" in states:
+        return "DTLS handshake failed: no answer to it"
+    return "ICE failed: no candidate pair worked"
 
 
 def _as_invalid(exc: BaseException) -> MediaError:

@@ -59,6 +59,7 @@ class Incompatible(RuntimeError):
 _METHODS: tuple[tuple[Any, str], ...] = (
     (RTCRtpSender, "_handle_rtcp_packet"),
     (RTCRtpReceiver, "_send_rtcp_pli"),
+    (RTCRtpReceiver, "_send_rtcp_nack"),
     (RTCDtlsTransport, "_do_handshake"),
     (RTCDtlsTransport, "_write_ssl"),
     (RTCDtlsTransport, "_recv_next"),
@@ -81,8 +82,10 @@ _ATTRIBUTES: tuple[tuple[type, str], ...] = (
     (RTCRtpReceiver, "_RTCRtpReceiver__decoder_queue"),
     (RTCRtpReceiver, "_RTCRtpReceiver__jitter_buffer"),
     (RTCRtpReceiver, "_RTCRtpReceiver__rtx_ssrc"),
+    (RTCRtpReceiver, "_RTCRtpReceiver__nack_generator"),
     (RTCRtpTransceiver, "_codecs"),
     (RTCRtpTransceiver, "_headerExtensions"),
+    (RTCPeerConnection, "_RTCPeerConnection__isClosed"),
     (RTCDtlsTransport, "_ssl"),
     (RTCDtlsTransport, "_role"),
     (RTCDtlsTransport, "_tx_srtp"),
@@ -249,6 +252,18 @@ def rtx_ssrcs(receiver: RTCRtpReceiver) -> set[int]:
     return set(getattr(receiver, "_RTCRtpReceiver__rtx_ssrc", {}))
 
 
+def missing_packets(receiver: RTCRtpReceiver) -> set[int]:
+    """Sequence numbers the receiver's NACK generator still misses (video only)."""
+    generator: Any = getattr(receiver, "_RTCRtpReceiver__nack_generator", None)
+    return set(generator.missing) if generator is not None else set()
+
+
+def send_nack(receiver: RTCRtpReceiver, ssrc: int, lost: list[int]) -> Awaitable[None]:
+    """Send a generic NACK (RFC 4585 section 6.2.1) for ``lost`` packets of ``ssrc``."""
+    result: Awaitable[None] = receiver._send_rtcp_nack(ssrc, lost)
+    return result
+
+
 def send_pli(receiver: RTCRtpReceiver, ssrc: int) -> Awaitable[None]:
     """Send a Picture Loss Indication for ``ssrc`` to the publisher."""
     result: Awaitable[None] = receiver._send_rtcp_pli(ssrc)
@@ -284,8 +299,15 @@ def dtls_role(dtls: RTCDtlsTransport) -> str:
     return str(dtls._role)
 
 
-def record_dtls_failures(dtls: RTCDtlsTransport, on_failure: Callable[[str], None]) -> None:
-    """Call ``on_failure(reason)`` when this transport's handshake fails.
+def closing(pc: RTCPeerConnection) -> bool:
+    """Whether ``close()`` was called on this peer connection (aiortc has no public flag)."""
+    return bool(getattr(pc, "_RTCPeerConnection__isClosed", None))
+
+
+def record_dtls_failures(
+    dtls: RTCDtlsTransport, on_failure: Callable[[str], None], pc: RTCPeerConnection
+) -> None:
+    """Call ``on_failure(reason)`` when this transport's handshake fails (not when ``pc`` closes).
 
     aiortc logs the OpenSSL reason at debug level only, so this transport's
     ``_do_handshake`` is replaced by the same loop that also reports the reason.
@@ -314,12 +336,15 @@ def record_dtls_failures(dtls: RTCDtlsTransport, on_failure: Callable[[str], Non
                     return
                 else:
                     dtls.encrypted = True
-        except ConnectionError:
-            reported.append("closed")  # the peer connection closed meanwhile: nothing to report
+        except ConnectionError as exc:
+            if closing(pc) or dtls.transport.state == "closed":
+                reported.append("closed")  # we closed it meanwhile: nothing to say
+            else:
+                fail(f"DTLS handshake failed: {exc or 'the ICE connection was lost'}")
             dtls._set_state(State.FAILED)
 
     def changed() -> None:
-        if dtls.state == "failed":
+        if dtls.state == "failed" and not closing(pc):
             fail(
                 "DTLS failed after the handshake "
                 "(certificate fingerprint mismatch or no common SRTP profile)"

@@ -107,3 +107,54 @@ def test_a_packet_is_resent_once_per_guard_and_the_budget_caps_bytes() -> None:
     assert budget.take(600, 0.03)  # 300 bytes came back in 30 ms
     spent = sum(1200 for t in range(100) if budget.take(1200, 0.1 + t * 0.01))
     assert spent <= 10_000 * 1.0 + 1000
+
+
+def drop_outgoing(pc: RTCPeerConnection, drop: Callable[[bytes], bool]) -> None:
+    """Drop datagrams a client sends for which ``drop`` says so."""
+    connection = pc.getTransceivers()[0].receiver.transport.transport._connection
+    protocol: Any = connection._nominated[1].protocol
+    original = protocol.send_data
+
+    async def send(data: bytes, addr: Any) -> None:
+        if not drop(data):
+            await original(data, addr)
+
+    protocol.send_data = send
+
+
+async def test_the_relay_nacks_the_publisher_again_when_a_repair_is_lost(hub: MediaHub) -> None:
+    publisher = await publish(hub, "s1")
+    viewer = await watch(hub, "s1")
+    try:
+        await viewer.frames(10)
+        sender: Any = next(t for t in publisher.pc.getTransceivers() if t.kind == "video").sender
+        media_ssrc, rtx_ssrc = sender._ssrc, sender._rtx_ssrc
+        lost: dict[str, int] = {}
+
+        def drop(data: bytes) -> bool:
+            if len(data) < 12 or not 128 <= data[0] < 192 or 192 <= data[1] <= 223:
+                return False
+            ssrc = struct.unpack_from("!I", data, 8)[0]
+            sequence = struct.unpack_from("!H", data, 2)[0]
+            if ssrc == media_ssrc and "packet" not in lost:
+                lost["packet"] = sequence
+                return True
+            # The publisher's first repair (RTX, or the same packet again) is lost too.
+            repair = ssrc == rtx_ssrc or ssrc == media_ssrc and sequence == lost.get("packet")
+            if repair and "packet" in lost and "repair" not in lost:
+                lost["repair"] = sequence
+                return True
+            return False
+
+        drop_outgoing(publisher.pc, drop)
+        feed = next(f for f in hub._publishers[publisher.resource_id].feeds if f.kind == "video")
+        start = len(viewer.numbers)
+        # No further loss follows, so only the feed's own retry can bring the packet back.
+        await viewer.frames(45, timeout=5)
+        assert lost.keys() == {"packet", "repair"}
+        assert feed.nack_retries >= 1
+        numbers = viewer.numbers[start:]
+        assert all(b - a == 1 for a, b in pairwise(numbers)), numbers
+    finally:
+        await viewer.close()
+        await publisher.pc.close()
