@@ -3,8 +3,16 @@
 This is the only module ``server/`` imports from ``media``.
 """
 
-from .errors import Full, InvalidOffer, MediaError, SessionEnded, UnknownResource
+from .errors import (
+    Full,
+    InvalidOffer,
+    MediaError,
+    SessionEnded,
+    TooManyResources,
+    UnknownResource,
+)
 from .hub import MediaHub
+from .internals import Incompatible
 from .recorder import Recording, list_recordings
 from .session import Evidence, Resource, ResourceInfo, StageListener
 from .settings import IceServer, MediaSettings
@@ -17,6 +25,7 @@ __all__ = [
     "Full",
     "HubStats",
     "IceServer",
+    "Incompatible",
     "InvalidOffer",
     "MediaError",
     "MediaHub",
@@ -29,6 +38,7 @@ __all__ = [
     "StageListener",
     "StageState",
     "Status",
+    "TooManyResources",
     "UnknownResource",
     "list_recordings",
     "turn_credentials",

@@ -29,6 +29,12 @@ class Full(MediaError):
         self.retry_after_s = retry_after_s
 
 
+class TooManyResources(MediaError):
+    """This user already holds the most WHEP resources allowed in this session."""
+
+    code = "too_many_resources"
+
+
 class UnknownResource(MediaError):
     """No WHIP/WHEP resource with that id (already stopped, or never existed)."""
 

@@ -7,12 +7,13 @@ import logging
 import queue
 import random
 import time
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from aiortc import RTCRtpReceiver, clock
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
+from . import internals
 from .outlet import Forwarded
 from .recorder import Recorder
 from .rtp import Packetizer, abs_send_time, is_keyframe
@@ -22,15 +23,17 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# aiortc's receiver NACKs a lost packet once, when the gap appears; a lost repair then
+# waits for the next gap. The feed asks again every NACK_RETRY_S, at most NACK_RETRIES times.
+NACK_RETRY_S = 0.06
+NACK_RETRIES = 4
+_NACK_TICK_S = 0.02
 
-class FrameTap:
+
+class FrameTap(internals.FrameSink):
     """Stands in for an ``RTCRtpReceiver``'s decoder queue: frames go to the relay, undecoded.
 
-    aiortc 1.16 hands every reassembled frame to ``decoder_queue.put((codec, frame))``
-    on the event loop and runs a decoder thread that ``get()``s from the same queue.
-    Swapping the queue of one receiver turns its track into a packet source without
-    patching aiortc's module-level ``get_decoder`` for the whole process. The decoder
-    thread just waits here for the ``None`` that stops it.
+    The receiver's idle decoder thread just waits here for the ``None`` that stops it.
     """
 
     def __init__(self, feed: Feed) -> None:
@@ -47,12 +50,6 @@ class FrameTap:
     def get(self) -> None:
         """Called by the receiver's idle decoder thread."""
         return self._end.get()
-
-
-def install_tap(receiver: RTCRtpReceiver, feed: Feed) -> None:
-    """Route ``receiver``'s frames to ``feed`` (before the receiver starts)."""
-    target: Any = receiver
-    target._RTCRtpReceiver__decoder_queue = FrameTap(feed)
 
 
 class Feed:
@@ -73,16 +70,29 @@ class Feed:
         self.slot = -1
         self.outlets: set[Outlet] = set()
         self.frames = 0
+        # PLIs sent to the publisher, and keyframes that came through.
+        self.plis_sent = 0
+        self.keyframes = 0
         self.last_frame_at = time.monotonic()
         self.codec: str | None = None
-        self._receiver: Any = receiver
+        self._receiver = receiver
         self._interval = keyframe_min_interval_s
         self._recorder = recorder
         self._packetizer: Packetizer | None = None
         self._last_request = -float("inf")
         self._deferred: asyncio.TimerHandle | None = None
+        self._outstanding = False
+        self.nack_retries = 0
+        self._missing: dict[int, tuple[float, int]] = {}
+        self._nack_timer: asyncio.TimerHandle | None = None
+        if kind == "video":
+            self._nack_timer = asyncio.get_running_loop().call_later(
+                _NACK_TICK_S, self._retry_nacks
+            )
         self._tasks: set[asyncio.Task[None]] = set()
-        install_tap(receiver, self)
+        internals.tap_frames(receiver, FrameTap(self))
+        if kind == "audio":
+            internals.forward_audio_unbuffered(receiver)
 
     def on_frame(self, codec: RTCRtpCodecParameters, frame: JitterFrame) -> None:
         """Packetize one reassembled frame once and hand it to every outlet."""
@@ -95,6 +105,13 @@ class Feed:
         if not payloads:
             return
         keyframe = is_keyframe(name, data)
+        if keyframe and self.kind == "video":
+            self.keyframes += 1
+            # Whatever was asked for has come: nobody needs the deferred request any more.
+            self._outstanding = False
+            if self._deferred is not None:
+                self._deferred.cancel()
+                self._deferred = None
         ntp = clock.current_ntp_time()
         forwarded = Forwarded(
             name,
@@ -113,12 +130,25 @@ class Feed:
         if self._recorder is not None:
             self._recorder.write(data, frame.timestamp, keyframe)
 
+    @property
+    def keyframe_interval(self) -> float:
+        """The feed's keyframe budget: at most one PLI upstream per this many seconds."""
+        return self._interval
+
     def request_keyframe(self) -> None:
-        """Ask the publisher for a keyframe (PLI), at most once per interval."""
+        """Ask the publisher for a keyframe (PLI), within the feed's keyframe budget.
+
+        Shared by every viewer: at most one PLI per interval; none while one is on its
+        way (until a keyframe arrives, or two intervals pass in case the PLI was lost);
+        a deferred one is cancelled when a keyframe comes through first.
+        """
         if self.kind != "video" or self._deferred is not None:
             return
         loop = asyncio.get_running_loop()
-        wait = self._last_request + self._interval - loop.time()
+        now = loop.time()
+        if self._outstanding and now - self._last_request < 2 * self._interval:
+            return
+        wait = self._last_request + self._interval - now
         if wait > 0:
             # Coalesce: one request goes out when the interval has passed.
             self._deferred = loop.call_later(wait, self._send_pli)
@@ -128,15 +158,50 @@ class Feed:
     def _send_pli(self) -> None:
         self._deferred = None
         self._last_request = asyncio.get_running_loop().time()
-        rtx = set(getattr(self._receiver, "_RTCRtpReceiver__rtx_ssrc", {}))
+        self._outstanding = True
+        self.plis_sent += 1
+        rtx = internals.rtx_ssrcs(self._receiver)
         for source in self._receiver.getSynchronizationSources():
             if source.source not in rtx:
-                task = asyncio.ensure_future(self._receiver._send_rtcp_pli(source.source))
+                task = asyncio.ensure_future(internals.send_pli(self._receiver, source.source))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
 
+    def _retry_nacks(self) -> None:
+        """NACK again what the publisher's repairs have not brought yet (see NACK_RETRY_S)."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        missing = internals.missing_packets(self._receiver)
+        known = self._missing
+        for sequence in [s for s in known if s not in missing]:
+            del known[sequence]
+        due = []
+        for sequence in missing:
+            entry = known.get(sequence)
+            if entry is None:
+                known[sequence] = (now, 0)  # just NACKed by the receiver itself
+                continue
+            first, tries = entry
+            if tries < NACK_RETRIES and now - first >= NACK_RETRY_S * (tries + 1):
+                known[sequence] = (first, tries + 1)
+                due.append(sequence)
+        if due:
+            self.nack_retries += len(due)
+            rtx = internals.rtx_ssrcs(self._receiver)
+            for source in self._receiver.getSynchronizationSources():
+                if source.source not in rtx:
+                    task = asyncio.ensure_future(
+                        internals.send_nack(self._receiver, source.source, sorted(due))
+                    )
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+        self._nack_timer = loop.call_later(_NACK_TICK_S, self._retry_nacks)
+
     async def close(self) -> None:
         """Detach outlets, cancel pending requests and finish the recording."""
+        if self._nack_timer is not None:
+            self._nack_timer.cancel()
+            self._nack_timer = None
         if self._deferred is not None:
             self._deferred.cancel()
             self._deferred = None

@@ -12,12 +12,14 @@ from datetime import UTC, datetime
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
-from .errors import Full, InvalidOffer, MediaError, SessionEnded, UnknownResource
+from . import internals
+from .errors import Full, InvalidOffer, MediaError, SessionEnded, TooManyResources, UnknownResource
 from .feed import Feed
-from .ice import configuration, restrict_host_addresses
+from .ice import configuration, remote_address_filter, restrict
+from .outlet import Repair
 from .peers import Publisher, Viewer
 from .recorder import Recorder, recording_path
-from .sdp import Offer, announce, read_offer
+from .sdp import Offer, announce, opus_fec, read_offer
 from .session import Evidence, Resource, ResourceInfo, Session, StageListener
 from .settings import MediaSettings
 from .stage import HubStats, SessionStats, StageState
@@ -33,7 +35,12 @@ class MediaHub:
     """
 
     def __init__(self, settings: MediaSettings, evidence: Evidence) -> None:
+        # Stop here, with the names, if the installed aiortc/aioice/pylibsrtp changed.
+        internals.verify()
         self.settings = settings
+        self._allow_remote = remote_address_filter(
+            settings.ice_addresses, settings.ice_remote_networks
+        )
         self._evidence = evidence
         self._sessions: dict[str, Session] = {}
         self._publishers: dict[str, Publisher] = {}
@@ -42,6 +49,8 @@ class MediaHub:
         self._events: asyncio.Queue[Callable[[], Awaitable[None]] | None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._spawned: set[asyncio.Future[None]] = set()
+        self._repair = Repair(settings.retransmit_history_s, settings.retransmit_budget_bytes_s)
+        self._answering: dict[tuple[str, int], int] = {}
         self._dropped_closed = 0
         self._closed = False
 
@@ -50,10 +59,11 @@ class MediaHub:
     async def publish(self, session_id: str, user_id: int, offer_sdp: str) -> Resource:
         """Start publishing into a session; raises InvalidOffer or SessionEnded."""
         session = self._open_session(session_id)
-        offer = read_offer(offer_sdp, "publish")
+        offer = read_offer(offer_sdp, "publish", self._allow_remote)
         publisher = Publisher(self._new_id(), session_id, user_id, self._peer())
         try:
             await publisher.pc.setRemoteDescription(RTCSessionDescription(offer.sdp, "offer"))
+            self._prepare_dtls(publisher.pc, offer, session, f"publisher {publisher.id}")
             self._add_feeds(publisher, offer)
             answer = await self._answer(publisher.pc)
         except Exception as exc:
@@ -70,14 +80,25 @@ class MediaHub:
     async def subscribe(self, session_id: str, user_id: int, offer_sdp: str) -> Resource:
         """Start watching a session; raises InvalidOffer, Full or SessionEnded."""
         session = self._open_session(session_id)
-        if len(self._viewers) >= self.settings.max_viewers:
-            raise Full("this server is at its viewer limit", self.settings.retry_after_s)
-        offer = read_offer(offer_sdp, "subscribe")
+        self._check_room(session, user_id)
+        offer = read_offer(offer_sdp, "subscribe", self._allow_remote)
+        key = (session_id, user_id)
+        self._answering[key] = self._answering.get(key, 0) + 1
+        try:
+            return await self._subscribe(session, user_id, offer)
+        finally:
+            self._answering[key] -= 1
+            if not self._answering[key]:
+                del self._answering[key]
+
+    async def _subscribe(self, session: Session, user_id: int, offer: Offer) -> Resource:
+        session_id = session.id
         viewer = Viewer(self._new_id(), session_id, user_id, self._peer())
         try:
             await viewer.pc.setRemoteDescription(RTCSessionDescription(offer.sdp, "offer"))
+            self._prepare_dtls(viewer.pc, offer, session, f"viewer {viewer.id}")
             for transceiver in viewer.pc.getTransceivers():
-                viewer.add_outlet(transceiver, self.settings.viewer_queue_bytes)
+                viewer.add_outlet(transceiver, self.settings.viewer_queue_bytes, self._repair)
             answer = await self._answer(viewer.pc)
         except Exception as exc:
             await self._discard(viewer.pc, [])
@@ -85,9 +106,11 @@ class MediaHub:
         if session.ended or self._closed:
             await self._discard(viewer.pc, [])
             raise SessionEnded("the session has ended")
-        if len(self._viewers) >= self.settings.max_viewers:
+        try:
+            self._check_room(session, user_id, answering=1)
+        except MediaError:
             await self._discard(viewer.pc, [])
-            raise Full("this server is at its viewer limit", self.settings.retry_after_s)
+            raise
         viewer.on_report = self._viewer_report
         session.viewers[viewer.id] = viewer
         self._viewers[viewer.id] = viewer
@@ -187,6 +210,41 @@ class MediaHub:
             raise SessionEnded("the session has ended")
         return session
 
+    def _check_room(self, session: Session, user_id: int, answering: int = 0) -> None:
+        """Refuse a viewer over the user's per-session limit or the server's capacity.
+
+        Viewers still connecting do not hold capacity (they are reclaimed after
+        ``pending_timeout_s``), so one account's unconnected offers lock nobody else out.
+        """
+        s = self.settings
+        held = sum(1 for v in session.viewers.values() if v.user_id == user_id)
+        # Offers of this user still being answered count too (less this one, when answered).
+        held += self._answering.get((session.id, user_id), 0) - answering
+        if held >= s.max_viewers_per_user:
+            raise TooManyResources(
+                f"you already watch this session {held} times; "
+                "stop one (DELETE its resource) before starting another"
+            )
+        connected = sum(1 for v in self._viewers.values() if v.connected)
+        if connected >= s.max_viewers or len(self._viewers) >= 2 * s.max_viewers:
+            raise Full("this server is at its viewer limit", s.retry_after_s)
+
+    def _prepare_dtls(
+        self, pc: RTCPeerConnection, offer: Offer, session: Session, who: str
+    ) -> None:
+        """Answer as DTLS server to an ``actpass`` offer; log and show failed handshakes."""
+        if offer.dtls_actpass:
+            internals.answer_as_dtls_server(pc)
+
+        def failed(reason: str) -> None:
+            logger.warning("%s in session %s: %s", who, session.id, reason)
+            if who.startswith("publisher"):
+                session.last_error = reason
+                self._stage_changed(session)
+
+        for dtls in internals.dtls_transports(pc):
+            internals.record_dtls_failures(dtls, failed, pc)
+
     def _new_id(self) -> str:
         return secrets.token_urlsafe(12)
 
@@ -194,9 +252,9 @@ class MediaHub:
         return RTCPeerConnection(configuration(self.settings.ice_servers))
 
     async def _answer(self, pc: RTCPeerConnection) -> str:
-        restrict_host_addresses(pc, self.settings.ice_addresses)
+        restrict(pc, self.settings.ice_addresses, self._allow_remote)
         await pc.setLocalDescription(await pc.createAnswer())
-        sdp = pc.localDescription.sdp
+        sdp = opus_fec(pc.localDescription.sdp)
         if self.settings.ice_announce:
             sdp = announce(sdp, self.settings.ice_announce)
         return sdp
@@ -216,7 +274,7 @@ class MediaHub:
                     track.kind,
                     now,
                 )
-                codec = transceiver._codecs[0]
+                codec = internals.codecs(transceiver)[0]
                 recorder = Recorder(path, codec.name, codec.clockRate)
             feed = Feed(
                 f"{publisher.id}-{number}",
@@ -242,14 +300,24 @@ class MediaHub:
         elif state in ("failed", "closed"):
             self._spawn(self._drop_publisher(publisher))
 
+    def _never_connected(self, publisher: Publisher, timeout: float) -> None:
+        reason = f"{_waiting_for(publisher.pc)} within {timeout:g} s"
+        logger.warning("publisher %s in session %s: %s", publisher.id, publisher.session_id, reason)
+        session = self._sessions[publisher.session_id]
+        session.last_error = reason
+        self._stage_changed(session)
+
     def _viewer_changed(self, viewer: Viewer) -> None:
-        if viewer.pc.connectionState in ("failed", "closed"):
+        state = viewer.pc.connectionState
+        viewer.connected = state == "connected"
+        if state in ("failed", "closed"):
             self._spawn(self._drop_viewer(viewer))
 
     def _go_live(self, publisher: Publisher) -> None:
         session = self._sessions[publisher.session_id]
         publisher.live = True
         session.was_live = True
+        session.last_error = None
         now = time.monotonic()
         for feed in publisher.feeds:
             feed.last_frame_at = now
@@ -352,14 +420,13 @@ class MediaHub:
 
     def _check_liveness(self, now: float) -> None:
         s = self.settings
-        connect_timeout = max(15.0, s.viewer_gone_timeout_s)
+        connect_timeout = s.pending_timeout_s
         for publisher in list(self._publishers.values()):
-            if (
-                publisher.live
-                and now - publisher.last_media_at() > s.publisher_timeout_s
-                or not publisher.live
-                and now - publisher.created_at > connect_timeout
-            ):
+            if publisher.live and now - publisher.last_media_at() > s.publisher_timeout_s:
+                self._spawn(self._drop_publisher(publisher))
+            elif not publisher.live and now - publisher.created_at > connect_timeout:
+                if not publisher.closing:
+                    self._never_connected(publisher, connect_timeout)
                 self._spawn(self._drop_publisher(publisher))
         for viewer in list(self._viewers.values()):
             progress = viewer.last_progress_at
@@ -375,6 +442,14 @@ class MediaHub:
                 and now - viewer.created_at > connect_timeout
             ):
                 self._spawn(self._drop_viewer(viewer))
+
+
+def _waiting_for(pc: RTCPeerConnection) -> str:
+    """What a peer connection that never connected was stuck on."""
+    states = {dtls.state for dtls in internals.dtls_transports(pc)}
+    if "connecting" in states:
+        return "DTLS handshake failed: no answer to it"
+    return "ICE failed: no candidate pair worked"
 
 
 def _as_invalid(exc: BaseException) -> MediaError:

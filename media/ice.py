@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import ipaddress
 import time
-from typing import Any
+from collections.abc import Callable
 
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
 
+from . import internals
+from .sdp import usable_address
 from .settings import IceServer
 from .turn import turn_credentials
 
@@ -29,32 +31,48 @@ def configuration(servers: tuple[IceServer, ...]) -> RTCConfiguration:
     return RTCConfiguration(iceServers=ice)
 
 
-def restrict_host_addresses(pc: RTCPeerConnection, addresses: tuple[str, ...]) -> None:
-    """Gather host candidates only on ``addresses`` (call between setRemote and setLocal).
+def remote_address_filter(
+    server_addresses: tuple[str, ...], networks: tuple[str, ...]
+) -> Callable[[str], bool]:
+    """Which remote candidate addresses the server may send connectivity checks to.
 
-    aioice gathers on every interface except loopback and has no per-connection
-    option, so each gatherer's connection gets the address list passed in instead.
+    Always a usable unicast address (:func:`media.sdp.usable_address`); within
+    ``networks`` when set; loopback only when the server gathers on loopback only
+    (checks towards the peer's other interfaces would leave loopback).
     """
-    if not addresses:
-        return
-    for transceiver in pc.getTransceivers():
-        dtls = transceiver.receiver.transport
-        if dtls is None:
-            continue
-        connection: Any = dtls.transport.iceGatherer._connection
-        if getattr(connection, "_rounds_restricted", False):
-            continue
-        connection.get_component_candidates = _gather_on(
-            connection.get_component_candidates, list(addresses)
-        )
-        if all(_is_loopback(address) for address in addresses):
-            # A loopback-only server cannot be reached from elsewhere, and checks towards the
-            # peer's other interfaces would send traffic off loopback: keep loopback candidates.
-            connection._remote_candidates[:] = [
-                c for c in connection._remote_candidates if _is_loopback(c.host)
-            ]
-            connection._add_remote_candidate = _loopback_only(connection._add_remote_candidate)
-        connection._rounds_restricted = True
+    allowed = tuple(ipaddress.ip_network(n, strict=False) for n in networks)
+    loopback_only = bool(server_addresses) and all(_is_loopback(a) for a in server_addresses)
+
+    def allow(host: str) -> bool:
+        if not usable_address(host):
+            return False
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return True  # an mDNS name: checked again once resolved
+        if loopback_only and not address.is_loopback:
+            return False
+        return not allowed or any(address in network for network in allowed)
+
+    return allow
+
+
+def restrict(
+    pc: RTCPeerConnection, addresses: tuple[str, ...], allow_remote: Callable[[str], bool]
+) -> None:
+    """Gather only on ``addresses``; check only remote addresses ``allow_remote`` accepts.
+
+    Call between setRemoteDescription and setLocalDescription.
+    """
+    for connection in internals.ice_connections(pc):
+        if addresses:
+            internals.gather_only_on(connection, list(addresses))
+        internals.filter_remote_candidates(connection, allow_remote)
+
+
+def restrict_host_addresses(pc: RTCPeerConnection, addresses: tuple[str, ...]) -> None:
+    """:func:`restrict` with the default remote filter for ``addresses``."""
+    restrict(pc, addresses, remote_address_filter(addresses, ()))
 
 
 def _is_loopback(host: str) -> bool:
@@ -62,18 +80,3 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False  # a name (mDNS): not known to be loopback
-
-
-def _loopback_only(original: Any) -> Any:
-    def add(candidate: Any, network_host: str) -> None:
-        if _is_loopback(network_host):
-            original(candidate, network_host)
-
-    return add
-
-
-def _gather_on(original: Any, allowed: list[str]) -> Any:
-    async def gather(component: int, addresses: list[str], timeout: int = 5) -> Any:
-        return await original(component=component, addresses=allowed, timeout=timeout)
-
-    return gather

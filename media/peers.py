@@ -7,10 +7,9 @@ import time
 from typing import Any, Literal
 
 from aiortc import MediaStreamTrack, RTCPeerConnection, RTCRtpTransceiver
-from aiortc.rtp import AnyRtcpPacket, RtcpRrPacket, RtcpSrPacket
 
 from .feed import Feed
-from .outlet import Outlet
+from .outlet import Outlet, Repair
 
 
 class Publisher:
@@ -67,20 +66,22 @@ class Viewer:
         self.pc = pc
         self.outlets: dict[Literal["audio", "video"], list[Outlet]] = {"audio": [], "video": []}
         self.receiving = False
+        self.connected = False
         self.closing = False
         self.created_at = time.monotonic()
         self.last_report_at: float | None = None
         self.last_progress_at: float | None = None
         self._highest: dict[int, int] = {}
 
-    def add_outlet(self, transceiver: RTCRtpTransceiver, queue_bytes: int) -> Outlet:
+    def add_outlet(
+        self, transceiver: RTCRtpTransceiver, queue_bytes: int, repair: Repair | None = None
+    ) -> Outlet:
         """Make ``transceiver`` a sendonly slot and watch the viewer's receiver reports on it."""
         transceiver.direction = "sendonly"
         transceiver.sender.replaceTrack(IdleTrack(transceiver.kind))
-        outlet = Outlet(transceiver, queue_bytes)
+        outlet = Outlet(transceiver, queue_bytes, self._report, repair)
         kind: Literal["audio", "video"] = "audio" if transceiver.kind == "audio" else "video"
         self.outlets[kind].append(outlet)
-        self._watch_reports(transceiver.sender)
         return outlet
 
     def note_report(self, ssrc: int, highest_sequence: int) -> bool:
@@ -101,18 +102,9 @@ class Viewer:
         """Every outlet, video first."""
         return self.outlets["video"] + self.outlets["audio"]
 
-    def _watch_reports(self, sender: Any) -> None:
-        original = sender._handle_rtcp_packet
-        ssrc = sender._ssrc
-
-        async def handle(packet: AnyRtcpPacket) -> None:
-            if isinstance(packet, (RtcpRrPacket, RtcpSrPacket)):
-                for report in packet.reports:
-                    if report.ssrc == ssrc and self.on_report is not None:
-                        self.on_report(self, ssrc, report.highest_sequence)
-            await original(packet)
-
-        sender._handle_rtcp_packet = handle
+    def _report(self, ssrc: int, highest_sequence: int) -> None:
+        if self.on_report is not None:
+            self.on_report(self, ssrc, highest_sequence)
 
     # Set by the hub: called with each receiver report block for one of our streams.
     on_report: Any = None

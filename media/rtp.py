@@ -5,8 +5,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 
-from aiortc.codecs.h264 import H264Encoder
-from aiortc.codecs.vpx import Vp8Encoder
+from . import internals
 
 # Version 2; the X bit is added when header extensions are present.
 RTP_HEADER = struct.Struct("!BBHII")
@@ -28,7 +27,7 @@ def is_keyframe(codec: str, data: bytes) -> bool:
 
 def h264_units(data: bytes) -> list[bytes]:
     """Split an Annex-B bitstream into NAL units."""
-    return [nal for nal in H264Encoder._split_bitstream(data) if nal]
+    return [nal for nal in internals.h264_split(data) if nal]
 
 
 class Packetizer:
@@ -43,11 +42,11 @@ class Packetizer:
     def payloads(self, data: bytes) -> list[bytes]:
         """RTP payloads of one frame (RFC 7741 for VP8, RFC 6184 for H.264, RFC 7587 for Opus)."""
         if self.codec == "VP8":
-            payloads = Vp8Encoder._packetize(data, self._picture_id)
+            payloads = internals.vp8_packetize(data, self._picture_id)
             self._picture_id = (self._picture_id + 1) & 0x7FFF
             return payloads
         if self.codec == "H264":
-            return H264Encoder._packetize(h264_units(data))
+            return internals.h264_packetize(h264_units(data))
         return [data]
 
 

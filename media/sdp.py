@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -16,6 +18,9 @@ Role = Literal["publish", "subscribe"]
 
 MAX_OFFER_BYTES = 64 * 1024
 MAX_MEDIA = 16
+# Remote ICE candidates kept per m= line; the rest are ignored (each one costs checks).
+MAX_CANDIDATES = 8
+_CANDIDATE_TYPES = frozenset({"host", "srflx", "prflx", "relay"})
 # What the offerer must be willing to do for each role (RFC 9725 section 4.2).
 _DIRECTIONS: dict[Role, frozenset[str]] = {
     "publish": frozenset({"sendonly", "sendrecv"}),
@@ -39,10 +44,18 @@ class Offer:
 
     sdp: str
     tracks: tuple[OfferedTrack, ...]
+    # a=setup:actpass: the offerer lets the answerer pick its DTLS role.
+    dtls_actpass: bool = False
 
 
-def read_offer(text: object, role: Role) -> Offer:
-    """Validate an SDP offer for publishing or subscribing; raises InvalidOffer with a reason."""
+def read_offer(
+    text: object, role: Role, allow_address: Callable[[str], bool] | None = None
+) -> Offer:
+    """Validate an SDP offer for publishing or subscribing; raises InvalidOffer with a reason.
+
+    The offer's ICE candidates are sifted (see :func:`sift_candidates`): the returned
+    offer's SDP carries only the usable ones.
+    """
     if not isinstance(text, str) or not text.strip():
         raise InvalidOffer("the body must be an SDP offer")
     if len(text.encode("utf-8", "surrogatepass")) > MAX_OFFER_BYTES:
@@ -51,6 +64,7 @@ def read_offer(text: object, role: Role) -> Offer:
         raise InvalidOffer("an SDP offer starts with 'v=0'")
     if "\x00" in text:
         raise InvalidOffer("the offer contains a NUL character")
+    text = sift_candidates(text, allow_address or usable_address)
     try:
         parsed = aiortc_sdp.SessionDescription.parse(text)
     except Exception as exc:  # aiortc's parser raises whatever it trips on
@@ -66,7 +80,8 @@ def read_offer(text: object, role: Role) -> Offer:
         _check_media(media, index, role)
         kind: Literal["audio", "video"] = "audio" if media.kind == "audio" else "video"
         tracks.append(OfferedTrack(index, kind, index in screens))
-    return Offer(text, tuple(tracks))
+    actpass = any(media.dtls is not None and media.dtls.role == "auto" for media in parsed.media)
+    return Offer(text, tuple(tracks), actpass)
 
 
 def _check_media(media: aiortc_sdp.MediaDescription, index: int, role: Role) -> None:
@@ -106,6 +121,99 @@ def _screen_flags(text: str) -> set[int]:
         elif index >= 0 and line.strip() == "a=content:slides":
             flags.add(index)
     return flags
+
+
+def usable_address(host: str) -> bool:
+    """A unicast IP literal that can be sent to, or an mDNS ``.local`` name (checked once resolved)."""
+    if host.endswith(".local") and 6 < len(host) <= 255:
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return False
+    return not (
+        address.is_unspecified
+        or address.is_multicast
+        or address.is_reserved
+        or address == ipaddress.IPv4Address("255.255.255.255")
+    )
+
+
+def candidate_ok(value: str, allow_address: Callable[[str], bool]) -> bool:
+    """Whether ``value`` (after ``a=candidate:``) is a well-formed UDP candidate worth checking.
+
+    RFC 8839 section 5.1: foundation, component-id, transport, priority, address,
+    port, ``typ`` and a candidate type, then name/value pairs. Only component 1
+    (WebRTC multiplexes RTCP), UDP, ports 1..65535 and addresses ``allow_address`` accepts.
+    """
+    bits = value.split()
+    if len(bits) < 8 or bits[6] != "typ" or bits[7] not in _CANDIDATE_TYPES:
+        return False
+    foundation, component, transport, priority, host, port = bits[:6]
+    if not 0 < len(foundation) <= 32 or component != "1" or transport.lower() != "udp":
+        return False
+    if not (priority.isdigit() and int(priority) < 1 << 32):
+        return False
+    if not (port.isdigit() and 0 < int(port) <= 65535):
+        return False
+    for name, setting in zip(bits[8::2], bits[9::2]):
+        if name == "rport" and not (setting.isdigit() and int(setting) <= 65535):
+            return False
+        if name == "generation" and not setting.isdigit():
+            return False
+    return allow_address(host)
+
+
+def sift_candidates(text: str, allow_address: Callable[[str], bool]) -> str:
+    """Drop malformed or disallowed ``a=candidate`` lines; keep at most MAX_CANDIDATES per m= line."""
+    newline = "\r\n" if "\r\n" in text else "\n"
+    out: list[str] = []
+    kept = 0
+    for line in text.split(newline):
+        if line.startswith("m="):
+            kept = 0
+        elif line.startswith("a=candidate:"):
+            if kept >= MAX_CANDIDATES or not candidate_ok(line[12:], allow_address):
+                continue
+            kept += 1
+        out.append(line)
+    return newline.join(out)
+
+
+_OPUS = re.compile(r"^a=rtpmap:(\d+) opus/48000(/2)?$", re.IGNORECASE)
+
+
+def opus_fec(answer_sdp: str) -> str:
+    """Say ``useinbandfec=1`` for every Opus payload type of an answer.
+
+    RFC 7587 section 6.1: ``useinbandfec=1`` tells the other side that this
+    receiver can use Opus in-band FEC, and browsers only turn it on in their
+    encoder when the remote description says so. aiortc's answer carries no Opus
+    fmtp; the relay forwards Opus untouched, so FEC reaches every viewer.
+    """
+    lines = answer_sdp.split("\r\n")
+    opus = {m.group(1) for line in lines if (m := _OPUS.match(line))}
+    if not opus:
+        return answer_sdp
+    out: list[str] = []
+    with_fmtp = set()
+    for line in lines:
+        if line.startswith("a=fmtp:"):
+            pt, _, params = line[7:].partition(" ")
+            if pt in opus:
+                with_fmtp.add(pt)
+                if "useinbandfec" not in params:
+                    line = f"a=fmtp:{pt} {params};useinbandfec=1" if params else line
+        out.append(line)
+    result: list[str] = []
+    for line in out:
+        result.append(line)
+        match = _OPUS.match(line)
+        if match and match.group(1) not in with_fmtp:
+            result.append(f"a=fmtp:{match.group(1)} minptime=10;useinbandfec=1")
+    return "\r\n".join(result)
 
 
 _CANDIDATE = re.compile(r"^(a=candidate:\S+ \d+ \S+ \d+ )(\S+)( \d+ typ host.*)$")

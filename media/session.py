@@ -47,6 +47,8 @@ class Session:
         self.id = session_id
         self.ended = False
         self.was_live = False
+        # Why the last publisher that tried could not connect (cleared when one goes live).
+        self.last_error: str | None = None
         self.publishers: dict[str, Publisher] = {}
         self.viewers: dict[str, Viewer] = {}
         self.slots: dict[str, dict[int, tuple[Feed, Publisher]]] = {"audio": {}, "video": {}}
@@ -65,4 +67,4 @@ class Session:
             for kind in ("video", "audio")
             for slot, (feed, publisher) in sorted(self.slots[kind].items())
         )
-        return StageState(self.id, status, feeds, len(live), len(self.viewers))
+        return StageState(self.id, status, feeds, len(live), len(self.viewers), self.last_error)

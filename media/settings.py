@@ -47,3 +47,14 @@ class MediaSettings:
     publisher_timeout_s: float = 5.0
     # How often liveness is checked.
     watchdog_interval_s: float = 0.5
+    # WHEP resources one user may hold in one session; one more gets media.TooManyResources.
+    max_viewers_per_user: int = 3
+    # A viewer (or publisher) whose peer connection has not connected this long is dropped;
+    # until it connects it does not count against max_viewers.
+    pending_timeout_s: float = 10.0
+    # Networks (CIDR) the server may send ICE checks to; () = any unicast address.
+    ice_remote_networks: tuple[str, ...] = ()
+    # How much of what each outlet sent is kept to answer NACKs.
+    retransmit_history_s: float = 1.0
+    # Bytes per second of retransmissions one viewer may get per stream.
+    retransmit_budget_bytes_s: int = 256 * 1024

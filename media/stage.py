@@ -32,6 +32,8 @@ class StageState:
     feeds: tuple[FeedInfo, ...] = ()
     publishers: int = 0
     viewers: int = 0
+    # Why the last publisher that tried failed to connect (e.g. its DTLS handshake).
+    publish_error: str | None = None
 
     @property
     def live(self) -> bool:
@@ -53,6 +55,7 @@ class StageState:
                 }
                 for f in self.feeds
             ],
+            "publish_error": self.publish_error,
         }
 
 

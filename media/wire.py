@@ -2,9 +2,8 @@
 
 aiortc's ``RTCRtpSender`` would encode or pack every frame again for every viewer
 and await four coroutines per packet. The relay packetizes each frame once and
-writes already-serialized RTP here. This module is the only place that reaches
-into aiortc, aioice and pylibsrtp internals for that (pinned: aiortc 1.16,
-aioice 0.13, pylibsrtp 1.0; tests/media exercise it end to end).
+writes already-serialized RTP here; the library internals this needs (the
+nominated pair's socket, the outbound SRTP session) come from ``media.internals``.
 
 The viewer's bounded queue is its socket's kernel send buffer (``SO_SNDBUF`` set
 to ``queue_bytes``): when it is full, ``sendto`` fails with EAGAIN and the rest of
@@ -18,13 +17,11 @@ import sys
 from typing import Any
 
 from aiortc import RTCDtlsTransport
-from aiortc.rtcdtlstransport import State
-from pylibsrtp import _binding
+
+from . import internals
 
 _UDP_SEGMENT = getattr(socket, "UDP_SEGMENT", 103)  # linux/udp.h
 _GSO_SEGMENTS = 32
-_lib: Any = _binding.lib
-_ffi: Any = _binding.ffi
 
 
 class Wire:
@@ -32,13 +29,10 @@ class Wire:
 
     __slots__ = (
         "_addr",
-        "_buffer",
-        "_cdata",
         "_dtls",
         "_gso",
-        "_length",
+        "_protector",
         "_queue_bytes",
-        "_session",
         "_sock",
         "_udp",
     )
@@ -49,33 +43,27 @@ class Wire:
         self._udp: Any = None
         self._sock: Any = None
         self._addr: tuple[str, int] | None = None
-        self._session: Any = None
-        self._cdata: Any = None
-        self._buffer: Any = None
-        self._length: Any = _ffi.new("int *")
+        self._protector: internals.SrtpProtector | None = None
         self._gso = sys.platform == "linux"
 
     def ready(self) -> bool:
         """Whether DTLS is connected and a candidate pair is nominated; refreshes the route."""
-        if self._dtls._state is not State.CONNECTED:
+        route = internals.nominated_route(self._dtls)
+        if route is None:
             self._udp = None
             return False
-        pair = self._dtls.transport._connection._nominated.get(1)
-        if pair is None:
-            self._udp = None
-            return False
-        udp: Any = pair.protocol.transport
-        if udp is not self._udp:
-            self._udp = udp
-            self._sock = udp._sock
+        if route.udp is not self._udp:
+            self._udp = route.udp
+            self._sock = route.sock
             self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self._queue_bytes)
-            # pylibsrtp's Session.protect allocates and checks per call; reuse its buffer.
-            srtp = self._dtls._tx_srtp
-            self._session = srtp._srtp[0]
-            self._cdata = srtp._cdata
-            self._buffer = srtp._buffer
-        self._addr = pair.remote_addr
-        return not udp.is_closing()
+            self._protector = internals.SrtpProtector.of(self._dtls)
+        self._addr = route.addr
+        return not route.udp.is_closing()
+
+    @property
+    def refused(self) -> int:
+        """Packets SRTP refused (too long for its buffer, or a replayed index)."""
+        return self._protector.refused if self._protector is not None else 0
 
     def backlog(self) -> int:
         """Bytes asyncio holds for this socket because the kernel said EAGAIN earlier."""
@@ -84,16 +72,8 @@ class Wire:
 
     def send(self, packets: list[bytes]) -> int:
         """Protect and send serialized RTP packets (after :meth:`ready`); returns how many went."""
-        protect = _lib.srtp_protect
-        session, cdata, buffer, length = self._session, self._cdata, self._buffer, self._length
-        protected = []
-        for packet in packets:
-            size = len(packet)
-            buffer[0:size] = packet
-            length[0] = size
-            if protect(session, cdata, length) != 0:
-                continue  # libsrtp refused (e.g. replayed index): skip, as aiortc would raise
-            protected.append(buffer[0 : length[0]])
+        assert self._protector is not None
+        protected = self._protector.protect(packets)
         if self._gso and len(protected) > 1:
             return self._send_segmented(protected)
         return self._send_each(protected)

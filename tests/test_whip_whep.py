@@ -240,13 +240,47 @@ async def test_viewer_beyond_the_limit_gets_503_with_retry_after(
     second = await add_person(app, "b@example.org", Role.ATTENDEE)
     pc, offer = await viewer_offer()
     peers.append(pc)
-    assert (await post_offer(client, f"/whep/{LIVE}", first, offer)).status == 201
+    reply = await post_offer(client, f"/whep/{LIVE}", first, offer)
+    assert reply.status == 201
+    await pc.setRemoteDescription(RTCSessionDescription(await reply.text(), "answer"))
+    await connected(pc)  # a viewer holds capacity once connected
     pc, offer = await viewer_offer()
     peers.append(pc)
     reply = await post_offer(client, f"/whep/{LIVE}", second, offer)
     assert reply.status == 503
     assert int(reply.headers["Retry-After"]) > 0
     assert "limit" in (await reply.json())["reason"]
+
+
+async def test_one_account_flooding_offers_locks_nobody_else_out(
+    tmp_path: Path, conference_file: Path, aiohttp_client: Any, peers: list[RTCPeerConnection]
+) -> None:
+    from server.accounts import Role
+    from tests.conftest import add_person
+
+    app = create_app(make_settings(tmp_path / "data", conference_file, max_viewers=5))
+    client = await aiohttp_client(app)
+    flooder = await add_person(app, "flood@example.org", Role.ATTENDEE)
+    other = await add_person(app, "other@example.org", Role.ATTENDEE)
+    pc, offer = await viewer_offer()
+    peers.append(pc)
+    # 520 offers, never connected: at most max_viewers_per_user (3) resources, the rest 429.
+    replies = await asyncio.gather(
+        *(post_offer(client, f"/whep/{LIVE}", flooder, offer) for _ in range(520))
+    )
+    statuses = [reply.status for reply in replies]
+    assert statuses.count(201) == 3
+    assert statuses.count(429) == 517
+    body = await next(r for r in replies if r.status == 429).json()
+    assert body["error"] == "rate_limited" and "DELETE" in body["reason"]
+    assert app[HUB].stats().viewers == 3
+    # Someone else still gets in, and watches.
+    pc, offer = await viewer_offer()
+    peers.append(pc)
+    reply = await post_offer(client, f"/whep/{LIVE}", other, offer)
+    assert reply.status == 201, await reply.text()
+    await pc.setRemoteDescription(RTCSessionDescription(await reply.text(), "answer"))
+    await connected(pc)
 
 
 async def test_stage_namespace_tells_pages_live_and_paused(

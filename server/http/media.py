@@ -20,7 +20,16 @@ from .. import disclosure_gate
 from ..accounts import User
 from ..authz import Action, allowed
 from ..catalogue import Session
-from ..errors import BadRequest, Conflict, NotAllowed, NotFound, RoundsError, TooLarge, Unavailable
+from ..errors import (
+    BadRequest,
+    Conflict,
+    NotAllowed,
+    NotFound,
+    RateLimited,
+    RoundsError,
+    TooLarge,
+    Unavailable,
+)
 from ..evidence import EVIDENCE
 from ..rooms.stage import StageNamespace
 from ..settings import Settings
@@ -74,6 +83,8 @@ def as_rounds_error(exc: media.MediaError) -> RoundsError:
     """The one translation of media errors to HTTP statuses."""
     if isinstance(exc, media.Full):
         return Unavailable(exc.reason, retry_after=exc.retry_after_s)
+    if isinstance(exc, media.TooManyResources):
+        return RateLimited(exc.reason)
     if isinstance(exc, media.UnknownResource):
         return NotFound(exc.reason)
     if isinstance(exc, media.SessionEnded):

@@ -7,6 +7,11 @@ The server process reports its own CPU time (all its threads).
 
     python tests/bench/relay_fanout.py --quick     # a table in under 5 minutes
     python tests/bench/relay_fanout.py             # the full sweep
+
+The relay keeps each viewer's last second of packets for retransmission; the
+"rounds 2%" rows are the same relay with every counting viewer losing 2% of its
+video packets at random and NACKing each one (RFC 4585 generic NACK, sent through
+its real aiortc receiver), so they show what answering NACKs costs per viewer.
 """
 
 from __future__ import annotations
@@ -14,8 +19,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import fractions
+import itertools
 import json
 import os
+import random
 import socket
 import statistics
 import struct
@@ -151,6 +158,7 @@ async def serve(design: str) -> None:
     """The server under test: WHIP/WHEP-shaped POSTs and its CPU time, on loopback."""
     hub = MediaHub(MediaSettings(ice_addresses=LOOPBACK, max_viewers=10_000), NullEvidence())
     relay = MediaRelay()
+    users = itertools.count(2)
     source: list[MediaStreamTrack] = []
     pcs: list[RTCPeerConnection] = []
 
@@ -166,7 +174,9 @@ async def serve(design: str) -> None:
     async def whep(request: web.Request) -> web.Response:
         offer = await request.text()
         if design == "rounds":
-            return web.Response(text=(await hub.subscribe("bench", 2, offer)).answer_sdp)
+            # Every viewer is someone else (one user may hold only a few WHEP resources).
+            user = next(users)
+            return web.Response(text=(await hub.subscribe("bench", user, offer)).answer_sdp)
         pc = RTCPeerConnection()
         pcs.append(pc)
         await pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
@@ -226,8 +236,13 @@ async def publish(url: str, clip: Path) -> None:
     await pc.close()
 
 
-async def view(url: str, count: int, check: bool) -> None:
-    """Run ``count`` viewers; answer each stdin line with their frame counts."""
+async def view(url: str, count: int, check: bool, loss: float = 0.0) -> None:
+    """Run ``count`` viewers; answer each stdin line with their frame counts.
+
+    With ``loss``, each counting viewer drops that share of its first-time video
+    packets and NACKs them (the repairs arrive on the RTX stream and are counted).
+    """
+    rng = random.Random(len(sys.argv) + count)
     frames = [0] * count
     decoded = {"frames": 0, "width": 0, "height": 0}
     pcs = []
@@ -243,8 +258,13 @@ async def view(url: str, count: int, check: bool) -> None:
                 # datagrams arrive: no SRTP, parsing or decoding, so the viewer processes
                 # stay light and the server's figure is not distorted by them.
                 connection = transceiver.receiver.transport.transport._connection
+                nack = None
+                if loss:
+                    nack = nacker(transceiver.receiver, loss, rng)
                 for protocol in connection._protocols:
-                    protocol.datagram_received = counter(frames, index, protocol.datagram_received)
+                    protocol.datagram_received = counter(
+                        frames, index, protocol.datagram_received, nack
+                    )
             # Ride out scheduling hiccups of a busy machine without kernel drops.
             for protocol in transceiver.receiver.transport.transport._connection._protocols:
                 protocol.transport.get_extra_info("socket").setsockopt(
@@ -271,10 +291,31 @@ async def view(url: str, count: int, check: bool) -> None:
         await pc.close()
 
 
-def counter(frames: list[int], index: int, original: Any) -> Any:
+def nacker(receiver: Any, loss: float, rng: random.Random) -> Any:
+    """Decide which video packets are "lost" and NACK them through the real receiver."""
+    main: list[int] = []
+    tasks: set[asyncio.Future[None]] = set()
+
+    def lose(data: bytes) -> bool:
+        sequence, ssrc = struct.unpack_from("!H", data, 2)[0], struct.unpack_from("!I", data, 8)[0]
+        if not main:
+            main.append(ssrc)  # the first stream seen is the media one; RTX comes later
+        if ssrc != main[0] or rng.random() >= loss:
+            return False
+        task = asyncio.ensure_future(receiver._send_rtcp_nack(ssrc, [sequence]))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        return True
+
+    return lose
+
+
+def counter(frames: list[int], index: int, original: Any, lose: Any = None) -> Any:
     def count(data: bytes, addr: Any) -> None:
         # RTP and RTCP start with version 2 (RFC 7983); RTCP packet types 64-95 (RFC 5761).
         if 128 <= data[0] < 192 and not 64 <= data[1] & 0x7F < 96:
+            if lose is not None and lose(data):
+                return
             if data[1] & 0x80:  # the marker bit ends a video frame
                 frames[index] += 1
             return
@@ -332,7 +373,7 @@ class Child:
 
 
 def measure(
-    design: str, width: int, height: int, levels: list[int], window: float
+    design: str, width: int, height: int, levels: list[int], window: float, loss: float = 0.0
 ) -> list[dict[str, Any]]:
     """Grow the audience level by level; per level: server CPU-s/s and fps per viewer."""
     clip = clip_path(width, height)
@@ -355,7 +396,9 @@ def measure(
             while total < level:
                 # The first process holds only the checker, which decodes.
                 count = 1 if not viewers else min(VIEWERS_PER_PROCESS, level - total)
-                child = Child("view", url, str(count), "--check" if not viewers else "")
+                child = Child(
+                    "view", url, str(count), "--check" if not viewers else "", f"--loss={loss}"
+                )
                 child.read()
                 viewers.append(child)
                 total += count
@@ -375,7 +418,7 @@ def measure(
             checked = after[0]["decoded"] if after else {}
             rows.append(
                 {
-                    "design": design,
+                    "design": f"{design} {loss:.0%}" if loss else design,
                     "size": f"{width}x{height}",
                     "viewers": level,
                     "cpu": (cpu1 - cpu0) / elapsed,
@@ -423,6 +466,7 @@ def main() -> None:
         "--quick", action="store_true", help="fewer levels, shorter windows (< 5 min)"
     )
     parser.add_argument("--check", action="store_true")
+    parser.add_argument("--loss", type=float, default=0.0, help="(view) share of packets lost")
     options = parser.parse_args()
     if options.mode == "serve":
         profile = os.environ.get("ROUNDS_BENCH_PROFILE")  # a path: cProfile the server
@@ -436,7 +480,12 @@ def main() -> None:
         asyncio.run(publish(options.args[0], Path(options.args[1])))
     elif options.mode == "view":
         asyncio.run(
-            view(options.args[0], int(options.args[1]), options.check or "--check" in options.args)
+            view(
+                options.args[0],
+                int(options.args[1]),
+                options.check or "--check" in options.args,
+                options.loss,
+            )
         )
     else:
         bench(options.quick)
@@ -447,14 +496,17 @@ def bench(quick: bool) -> None:
     plans = {
         "rounds": [0, 10, 25, 50] if quick else [0, 25, 50, 100, 150],
         "naive": [0, 1, 2] if quick else [0, 1, 2, 4],
+        "rounds 2%": [0, 10, 25, 50] if quick else [0, 25, 50, 100, 150],
     }
     sizes = [(640, 360), (1280, 720)]
     print("| design | size      | viewers | CPU-s/s | fps min / med | checked   |")
     print("| ------ | --------- | ------- | ------- | ------------- | --------- |")
     summary = []
     for width, height in sizes:
-        for design, levels in plans.items():
-            rows = measure(design, width, height, levels, window)
+        for plan, levels in plans.items():
+            design, _, lossy = plan.partition(" ")
+            rows = measure(design, width, height, levels, window, 0.02 if lossy else 0.0)
+            design = plan
             base, slope = fit([r for r in rows if r["viewers"] == 0 or (r["fps_min"] or 0) >= 29])
             full = [
                 r for r in rows if r["viewers"] and r["fps_min"] is not None and r["fps_min"] >= 29
@@ -485,6 +537,9 @@ def bench(quick: bool) -> None:
         naive = next(s for s in summary if s[0] == "naive" and s[1] == size)[3]
         if ours > 0:
             print(f"{size}: MediaRelay costs {naive / ours:.0f}x more per extra viewer")
+        lossy = next((s for s in summary if s[0] == "rounds 2%" and s[1] == size), None)
+        if lossy is not None and ours > 0:
+            print(f"{size}: 2% loss on every viewer (NACKs answered) costs {lossy[3] / ours:.2f}x")
 
 
 if __name__ == "__main__":

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from media_peers import EvidenceLog
+from netlab import NetLab
 
 from media import MediaHub, MediaSettings
 
@@ -34,3 +35,14 @@ async def hub(media_settings: MediaSettings, evidence: EvidenceLog) -> AsyncIter
     hub.on_stage_change(evidence.stage)
     yield hub
     await hub.close()
+
+
+@pytest.fixture
+def netlab() -> Iterator[NetLab]:
+    """Namespaces, veths and (once started) a lossy bridge; all torn down afterwards."""
+    lab = NetLab()
+    lab.up()
+    try:
+        yield lab
+    finally:
+        lab.down()

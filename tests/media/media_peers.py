@@ -109,10 +109,10 @@ def prefer(pc: RTCPeerConnection, codec: str) -> None:
             transceiver.setCodecPreferences(chosen)
 
 
-async def offer_of(pc: RTCPeerConnection) -> str:
-    """Create and set the local offer, gathering on loopback only."""
+async def offer_of(pc: RTCPeerConnection, addresses: tuple[str, ...] = ("127.0.0.1",)) -> str:
+    """Create and set the local offer, gathering on ``addresses`` only (loopback by default)."""
     offer = await pc.createOffer()
-    restrict_host_addresses(pc, ("127.0.0.1",))
+    restrict_host_addresses(pc, addresses)
     await pc.setLocalDescription(offer)
     return pc.localDescription.sdp
 
@@ -138,7 +138,12 @@ class PublisherClient:
 
 
 async def publish(
-    hub: MediaHub, session_id: str, user_id: int = 1, codec: str = "video/VP8", audio: bool = True
+    hub: MediaHub,
+    session_id: str,
+    user_id: int = 1,
+    codec: str = "video/VP8",
+    audio: bool = True,
+    addresses: tuple[str, ...] = ("127.0.0.1",),
 ) -> PublisherClient:
     """Publish a pattern video (and a tone) into ``session_id`` from a real aiortc peer."""
     pc = RTCPeerConnection()
@@ -148,7 +153,7 @@ async def publish(
         pc.addTransceiver(ToneTrack(), direction="sendonly")
     prefer(pc, codec)
     try:
-        resource = await hub.publish(session_id, user_id, await offer_of(pc))
+        resource = await hub.publish(session_id, user_id, await offer_of(pc, addresses))
     except BaseException:
         await pc.close()
         raise
@@ -193,7 +198,12 @@ class ViewerClient:
 
 
 async def watch(
-    hub: MediaHub, session_id: str, user_id: int = 2, slots: int = 1, codecs: str | None = None
+    hub: MediaHub,
+    session_id: str,
+    user_id: int = 2,
+    slots: int = 1,
+    codecs: str | None = None,
+    addresses: tuple[str, ...] = ("127.0.0.1",),
 ) -> ViewerClient:
     """Subscribe with ``slots`` recvonly video+audio pairs and start counting."""
     pc = RTCPeerConnection()
@@ -209,7 +219,7 @@ async def watch(
     def on_track(track: MediaStreamTrack) -> None:
         videos = [t.receiver.track for t in pc.getTransceivers() if t.kind == "video"]
         if track.kind == "video" and track is videos[0]:
-            viewer.tasks.append(asyncio.ensure_future(_count_video(viewer, track)))
+            viewer.tasks.append(asyncio.ensure_future(count_video(viewer, track)))
         elif track.kind == "video":
             viewer.tasks.append(
                 asyncio.ensure_future(_count_slot(viewer, track, videos.index(track)))
@@ -223,7 +233,7 @@ async def watch(
             viewer.tasks[-1].set_name("audio")
 
     try:
-        resource = await hub.subscribe(session_id, user_id, await offer_of(pc))
+        resource = await hub.subscribe(session_id, user_id, await offer_of(pc, addresses))
     except BaseException:
         await pc.close()
         raise
@@ -232,7 +242,7 @@ async def watch(
     return viewer
 
 
-async def _count_video(viewer: ViewerClient, track: MediaStreamTrack) -> None:
+async def count_video(viewer: ViewerClient, track: MediaStreamTrack) -> None:
     try:
         while True:
             frame = await track.recv()

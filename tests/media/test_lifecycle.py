@@ -151,6 +151,7 @@ async def test_viewer_beyond_the_limit_gets_full(
     hub = MediaHub(dataclasses.replace(media_settings, max_viewers=1, retry_after_s=12), evidence)
     viewer = await watch(hub, "s1")
     try:
+        await connected(viewer.pc)  # only connected viewers hold capacity
         with pytest.raises(Full) as raised:
             await watch(hub, "s1")
         assert raised.value.retry_after_s == 12
@@ -184,3 +185,25 @@ async def test_panel_viewers_see_every_publisher_in_its_slot(
         await viewer.close()
         await first.pc.close()
         await second.pc.close()
+
+
+async def test_a_publisher_that_never_connects_is_dropped_and_shown_on_the_stage(
+    media_settings: MediaSettings, evidence: EvidenceLog
+) -> None:
+    from aiortc import RTCPeerConnection
+    from media_peers import offer_of
+
+    hub = MediaHub(dataclasses.replace(media_settings, pending_timeout_s=1.0), evidence)
+    hub.on_stage_change(evidence.stage)
+    pc = RTCPeerConnection()
+    try:
+        pc.addTransceiver("video", direction="sendonly")
+        resource = await hub.publish("s1", 1, await offer_of(pc))  # the answer is never used
+        state = await evidence.wait_stage("s1", "idle", timeout=10)  # the only stage change
+        assert state.publish_error is not None
+        assert state.publish_error.startswith("ICE failed") and "within 1 s" in state.publish_error
+        with pytest.raises(UnknownResource):
+            hub.describe(resource.id)
+    finally:
+        await pc.close()
+        await hub.close()
