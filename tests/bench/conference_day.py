@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 import aiohttp
 import socketio
 import sqlalchemy as sa
+from bench_conference import conference_without_checks
 
 from server.catalogue import Role
 from server.passwords import hash_password
@@ -57,17 +58,8 @@ PASSWORD = "correct horse battery"
 NAT = "203.0.113.10"
 
 
-def conference(directory: Path) -> Path:
-    text = (ROOT / "config" / "demo-conference.toml").read_text(encoding="utf-8")
-    text = re.split(r"\n# -+ demo accounts", text)[0] + "\n"
-    text = re.sub(r"\nattention_checks = \{[^}]*\}", "", text)
-    path = directory / "conference.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
 def settings_for(data: Path, interval: int) -> Any:
-    return load_settings(env={}, data_dir=data, conference=conference(data), secret_key=SECRET,
+    return load_settings(env={}, data_dir=data, conference=conference_without_checks(data), secret_key=SECRET,
                          trusted_proxies="127.0.0.1", ice_addresses="127.0.0.1", heartbeat_s=interval,
                          heartbeat_tolerance_s=interval * 3)
 

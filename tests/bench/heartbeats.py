@@ -40,7 +40,6 @@ import asyncio
 import gc
 import multiprocessing as mp
 import os
-import re
 import statistics
 import sys
 import tempfile
@@ -55,6 +54,7 @@ sys.path.insert(0, str(ROOT))
 
 import socketio
 from aiohttp import web
+from bench_conference import conference_without_checks
 
 from server.accounts import User
 from server.app import create_app
@@ -67,16 +67,6 @@ from server.tokens import mint_token
 
 S = "heart-failure-2026"
 NS = "/watch"
-
-
-def conference_without_checks(directory: Path) -> Path:
-    """The demo conference without demo accounts or attention checks (prompts are not measured)."""
-    text = (ROOT / "config" / "demo-conference.toml").read_text(encoding="utf-8")
-    text = re.split(r"\n# -+ demo accounts", text)[0] + "\n"
-    text = re.sub(r"\nattention_checks = \{[^}]*\}", "", text)
-    path = directory / "conference.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def percentile(values: list[float], q: float) -> float:
