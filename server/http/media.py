@@ -18,7 +18,7 @@ from media import IceServer, MediaHub, MediaSettings, list_recordings, turn_cred
 
 from .. import disclosure_gate
 from ..accounts import User
-from ..authz import Action, allowed
+from ..authz import Action, allowed, sees_viewers
 from ..catalogue import Session
 from ..errors import (
     BadRequest,
@@ -256,7 +256,7 @@ async def recording(request: web.Request) -> web.StreamResponse:
 async def _live_fields(request: web.Request, session: Session, user: User | None) -> dict[str, Any]:
     state = request.app[HUB].stage(session.id)
     fields: dict[str, Any] = {"live": state.live, "stage": state.status}
-    if allowed(user, Action.VIEW_REPORTS):
+    if sees_viewers(user, session.id):
         fields["viewers"] = state.viewers
     return fields
 
