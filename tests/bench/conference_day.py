@@ -59,6 +59,7 @@ NAT = "203.0.113.10"
 
 def conference(directory: Path) -> Path:
     text = (ROOT / "config" / "demo-conference.toml").read_text(encoding="utf-8")
+    text = text.replace('logo = "logos/', f'logo = "{ROOT}/config/logos/')  # copied elsewhere
     text = re.split(r"\n# -+ demo accounts", text)[0] + "\n"
     text = re.sub(r"\nattention_checks = \{[^}]*\}", "", text)
     path = directory / "conference.toml"

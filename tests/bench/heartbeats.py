@@ -72,6 +72,7 @@ NS = "/watch"
 def conference_without_checks(directory: Path) -> Path:
     """The demo conference without demo accounts or attention checks (prompts are not measured)."""
     text = (ROOT / "config" / "demo-conference.toml").read_text(encoding="utf-8")
+    text = text.replace('logo = "logos/', f'logo = "{ROOT}/config/logos/')  # copied elsewhere
     text = re.split(r"\n# -+ demo accounts", text)[0] + "\n"
     text = re.sub(r"\nattention_checks = \{[^}]*\}", "", text)
     path = directory / "conference.toml"
