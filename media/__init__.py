@@ -13,7 +13,7 @@ from .errors import (
 )
 from .hub import MediaHub
 from .internals import Incompatible
-from .recorder import Recording, list_recordings
+from .recorder import Recording, captions_path, list_recordings
 from .session import Evidence, Resource, ResourceInfo, StageListener
 from .settings import IceServer, MediaSettings
 from .stage import FeedInfo, HubStats, SessionStats, StageState, Status
@@ -40,6 +40,7 @@ __all__ = [
     "Status",
     "TooManyResources",
     "UnknownResource",
+    "captions_path",
     "list_recordings",
     "turn_credentials",
 ]

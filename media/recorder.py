@@ -20,6 +20,8 @@ _NAME = re.compile(
     r"^(?P<stamp>\d{8}T\d{6}Z)-(?P<publisher>[\w-]+)-(?P<track>\d+)-(?P<kind>audio|video)\.mkv$"
 )
 _SAFE = re.compile(r"^[\w-]{1,128}$", re.ASCII)
+# The session's captions, kept beside its recordings when its stage ends (WebVTT).
+CAPTIONS_NAME = "captions.vtt"
 # Frames waiting for the disk before the recorder starts dropping them.
 _QUEUE_FRAMES = 600
 
@@ -48,6 +50,11 @@ def recording_path(
     return root / session_id / f"{stamp}-{publisher_id}-{track}-{kind}.mkv"
 
 
+def captions_path(root: Path, session_id: str) -> Path:
+    """Where a session's captions go beside its recordings: ``<root>/<session>/captions.vtt``."""
+    return root / _safe(session_id) / CAPTIONS_NAME
+
+
 def _safe(name: str) -> str:
     return re.sub(r"[^\w-]", "_", name, flags=re.ASCII)[:128] or "_"
 
@@ -62,6 +69,11 @@ def list_recordings(root: Path, session_id: str | None = None) -> tuple[Recordin
         if not folder.is_dir() or not _SAFE.match(folder.name):
             continue
         for path in folder.iterdir():
+            if path.name == CAPTIONS_NAME and path.is_file():
+                stat = path.stat()
+                when = datetime.fromtimestamp(stat.st_mtime, UTC)
+                found.append(Recording(folder.name, "", "captions", path, stat.st_size, when))
+                continue
             match = _NAME.match(path.name)
             if match is None or not path.is_file():
                 continue

@@ -12,7 +12,7 @@ from .accounts import User
 from .catalogue import Role
 from .errors import NotAllowed, NotAuthenticated
 
-__all__ = ["Action", "allowed", "require"]
+__all__ = ["Action", "allowed", "require", "sees_viewers"]
 
 
 class Action(enum.StrEnum):
@@ -98,6 +98,16 @@ def allowed(user: User | None, action: Action, target: str | None = None) -> boo
     if cell == _ASSIGNED and target is not None:
         return target in getattr(user, _KIND[action])
     return False
+
+
+def sees_viewers(user: User | None, session_id: str) -> bool:
+    """Whether ``user`` sees a session's live viewer count: organizers (every session) and the
+    session's own faculty and moderators (only theirs); attendees and others never."""
+    return (
+        allowed(user, Action.VIEW_REPORTS)
+        or allowed(user, Action.PUBLISH, session_id)
+        or allowed(user, Action.MODERATE, session_id)
+    )
 
 
 def require(user: User | None, action: Action, target: str | None = None) -> User:

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 __all__ = [
+    "LOGO_TYPES",
     "AttentionChecks",
     "Booth",
     "BoothResource",
@@ -22,6 +23,7 @@ __all__ = [
     "SessionState",
     "Span",
     "Track",
+    "logo_type",
 ]
 
 
@@ -165,6 +167,34 @@ class BoothResource:
     url: str
 
 
+# A booth logo's extension -> (Content-Type, how its first bytes begin). SVG: markup, checked apart.
+LOGO_TYPES: dict[str, tuple[str, tuple[bytes, ...]]] = {
+    ".png": ("image/png", (b"\x89PNG\r\n\x1a\n",)),
+    ".jpg": ("image/jpeg", (b"\xff\xd8\xff",)),
+    ".jpeg": ("image/jpeg", (b"\xff\xd8\xff",)),
+    ".webp": ("image/webp", (b"RIFF",)),
+    ".svg": ("image/svg+xml", (b"<svg", b"<?xml")),
+}
+
+
+def logo_type(name: str, head: bytes) -> str | None:
+    """The Content-Type of a booth logo named ``name`` starting with ``head``; None if it is not
+    a PNG, JPEG, WebP or SVG image (checked by extension and first bytes)."""
+    dot = name.rfind(".")
+    ext = name[dot:].lower() if dot >= 0 else ""
+    if ext not in LOGO_TYPES:
+        return None
+    content_type, magics = LOGO_TYPES[ext]
+    start = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if not any(start.startswith(m) for m in magics):
+        return None
+    if ext == ".webp" and head[8:12] != b"WEBP":
+        return None
+    if ext == ".svg" and b"<svg" not in head:
+        return None
+    return content_type
+
+
 @dataclass(frozen=True, slots=True)
 class Booth:
     id: str
@@ -173,6 +203,7 @@ class Booth:
     description: str
     staff: tuple[str, ...]  # emails
     resources: tuple[BoothResource, ...] = ()
+    logo: str | None = None  # absolute path of the checked logo image (conference file ``logo``)
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from .catalogue import (
     Session,
     Span,
     Track,
+    logo_type,
 )
 from .profile import FIELDS as PROFILE_FIELDS
 from .profile import Profile, ProfileRejected, parse_profile
@@ -494,6 +495,28 @@ class _Reader:
                                           self.get(q, qp, "required", bool, True)))
         return out
 
+    def logo(self, raw: Mapping[str, Any], p: Path_) -> str | None:
+        """A booth's ``logo``: an image file relative to the conference file, checked now.
+
+        Text parsed without a file name (the copy the store keeps) keeps no logo: the store
+        remembers the paths it checked at import (``load_catalogue``)."""
+        if "logo" not in raw:
+            return None
+        name = self.get(raw, p, "logo", str)
+        if "://" in name or name.startswith("//"):
+            raise self.fail(p + ("logo",), "must be an image file beside the conference file, not a URL")
+        if not self.filename:
+            return None  # text without a file (a stored copy): no directory to find the logo in
+        path = (Path(self.filename).parent / name).resolve()
+        try:
+            with path.open("rb") as fh:
+                head = fh.read(512)
+        except OSError:
+            raise self.fail(p + ("logo",), f"cannot read the logo file {str(path)!r}") from None
+        if logo_type(path.name, head) is None:
+            raise self.fail(p + ("logo",), f"{name!r} is not a PNG, JPEG, WebP or SVG image")
+        return str(path)
+
     def booths(self, data: Mapping[str, Any]) -> list[Booth]:
         seen: set[str] = set()
         out = []
@@ -512,6 +535,7 @@ class _Reader:
                 description=self.get(raw, p, "description", str, ""),
                 staff=tuple(self.email(s, p + ("staff", j)) for j, s in enumerate(self.items(raw, p, "staff"))),
                 resources=tuple(resources),
+                logo=self.logo(raw, p),
             ))
         return out
 

@@ -252,6 +252,7 @@ def booth_json(booth: Booth, files: Sequence[Mapping[str, Any]], staff_online: S
         "description": booth.description,
         "resources": links + [dict(f) for f in files],
         "staff_online": list(staff_online),
+        "logo": f"/booths/{booth.id}/logo" if booth.logo is not None else None,
     }
 
 

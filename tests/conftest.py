@@ -70,10 +70,15 @@ def redis_settings(tmp_path: Path, conference_file: Path, redis_server: RedisSer
     return make_settings(tmp_path / "data", conference_file, redis_url=redis_server.url)
 
 
+def absolute_logos(text: str) -> str:
+    """The demo conference's text with its booth logos as absolute paths (for copies elsewhere)."""
+    return text.replace('logo = "logos/', f'logo = "{DEMO.parent}/logos/')
+
+
 @pytest.fixture(scope="session")
 def conference_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo conference without its demo accounts (tests make the people they need)."""
-    text = DEMO.read_text(encoding="utf-8")
+    text = absolute_logos(DEMO.read_text(encoding="utf-8"))
     text = re.split(r"\n# -+ demo accounts", text)[0] + "\n"
     path = tmp_path_factory.mktemp("conference") / "conference.toml"
     path.write_text(text, encoding="utf-8")

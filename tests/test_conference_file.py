@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 from server.catalogue import Format, SessionState
 from server.conference_file import ConferenceFileError, load_conference, parse_conference
 from server.settings import ROOT
+from tests.conftest import absolute_logos
 
 DEMO = ROOT / "config" / "demo-conference.toml"
-DEMO_TEXT = DEMO.read_text()
+DEMO_TEXT = absolute_logos(DEMO.read_text())
 
 
 def test_demo_conference_is_a_realistic_two_day_meeting() -> None:
@@ -248,3 +249,31 @@ def test_the_claim_deadline_is_a_conference_setting() -> None:
     assert cat.conference.claim_deadline == datetime(2026, 8, 10, 4, 59, tzinfo=UTC)  # day 60, 23:59 CDT
     error = refusal('claim_deadline = "day 60, 23:59"', 'claim_deadline = "day 1, 12:00"')
     assert error.field == "conference.claim_deadline"
+
+
+def test_booth_logos_are_image_files_beside_the_conference_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    booths = {b.id: b for b in load_conference(DEMO).catalogue.booths}
+    assert booths["meridian"].logo == str(ROOT / "config" / "logos" / "meridian.svg")
+    assert booths["heart-society"].logo is None
+    text = DEMO.read_text()
+    (tmp_path / "logos").mkdir()
+    (tmp_path / "logos" / "meridian.svg").write_bytes((ROOT / "config" / "logos" / "meridian.svg").read_bytes())
+    (tmp_path / "logos" / "cardiova.svg").write_text("not an image")
+    (tmp_path / "logos" / "glucowatch.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(20))
+    conf = tmp_path / "conf.toml"
+    conf.write_text(text.replace("logos/glucowatch.svg", "logos/glucowatch.png").replace(
+        'logo = "logos/cardiova.svg"', 'logo = "logos/missing.svg"'))
+    with pytest.raises(ConferenceFileError) as info:
+        load_conference(conf)
+    assert info.value.field == "booths[1].logo" and "missing.svg" in str(info.value) and "conf.toml" in str(info.value)
+    conf.write_text(text.replace("logos/glucowatch.svg", "logos/glucowatch.png"))
+    with pytest.raises(ConferenceFileError) as info:
+        load_conference(conf)
+    assert info.value.field == "booths[1].logo" and "not a PNG, JPEG, WebP or SVG" in str(info.value)
+    (tmp_path / "logos" / "cardiova.svg").write_bytes((ROOT / "config" / "logos" / "cardiova.svg").read_bytes())
+    logos = {b.id: b.logo for b in load_conference(conf).catalogue.booths}
+    assert logos["glucowatch"] == str(tmp_path / "logos" / "glucowatch.png")
+    conf.write_text(text.replace('"logos/meridian.svg"', '"https://example.org/logo.png"'))
+    with pytest.raises(ConferenceFileError) as info:
+        load_conference(conf)
+    assert info.value.field == "booths[0].logo" and "not a URL" in str(info.value)

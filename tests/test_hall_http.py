@@ -42,6 +42,27 @@ async def test_hall_lists_booths_by_tier_with_resources(client: TestClient, peop
     assert "You have not shared your contact details with any booth." in html
 
 
+async def test_hall_shows_booth_logos_or_the_monogram(client: TestClient, people: dict[str, Person]) -> None:
+    from tests.conftest import DEMO
+
+    html = await (await client.get("/hall", headers=people["attendee"].auth)).text()
+    meridian = html.split('data-booth="meridian"')[1].split("</li>")[0]
+    assert '<img class="booth-logo booth-logo-image" src="/booths/meridian/logo" alt="Meridian Pharma logo"' in meridian
+    society = html.split('data-booth="heart-society"')[1].split("</li>")[0]
+    assert "<img" not in society and '<span class="booth-logo' in society and ">RH</span>" in society
+    booths = {b["id"]: b for b in (await (await client.get("/api/booths", headers=people["attendee"].auth)).json())["booths"]}
+    assert booths["meridian"]["logo"] == "/booths/meridian/logo" and booths["heart-society"]["logo"] is None
+
+    logo = await client.get("/booths/meridian/logo", headers=people["attendee"].auth)
+    assert logo.status == 200 and logo.headers["Content-Type"] == "image/svg+xml"
+    assert logo.headers["X-Content-Type-Options"] == "nosniff"
+    assert "sandbox" in logo.headers["Content-Security-Policy"] and "max-age" in logo.headers["Cache-Control"]
+    assert await logo.read() == (DEMO.parent / "logos" / "meridian.svg").read_bytes()
+    assert (await client.get("/booths/heart-society/logo", headers=people["attendee"].auth)).status == 404
+    assert (await client.get("/booths/nope/logo", headers=people["attendee"].auth)).status == 404
+    assert (await client.get("/booths/meridian/logo")).status == 401
+
+
 async def test_hall_pages_need_sign_in(client: TestClient) -> None:
     for path in ("/hall", "/hall/meridian", "/exhibitor"):
         response = await client.get(path, allow_redirects=False)

@@ -28,11 +28,11 @@ from server.store.credit import CreditStore, credit_claims
 from server.store.db import connect, migrate
 from server.store.load import import_file
 from server.store.schema import audit_log
-from tests.conftest import DEMO
+from tests.conftest import DEMO, absolute_logos
 from tests.processes import clean_env
 
 HF = "heart-failure-2026"
-FIXED = DEMO.read_text(encoding="utf-8").replace('first_day = "demo"', "first_day = 2026-06-11")
+FIXED = absolute_logos(DEMO.read_text(encoding="utf-8")).replace('first_day = "demo"', "first_day = 2026-06-11")
 NOW = datetime(2026, 6, 11, 20, 0, tzinfo=UTC)
 
 

@@ -15,6 +15,7 @@ from server.store.accounts import AccountStore
 from server.store.catalogue import load_catalogue
 from server.store.db import connect, migrate
 from server.store.load import import_file
+from tests.conftest import absolute_logos
 
 DEMO = ROOT / "config" / "demo-conference.toml"
 
@@ -61,7 +62,7 @@ async def test_reimport_updates_without_duplicating_or_resetting_passwords(engin
     await import_file(engine, DEMO)
     before = await AccountStore(engine).password_hash("maria.lopez@demo.rounds")
     changed = tmp_path / "conf.toml"
-    changed.write_text(DEMO.read_text().replace("Lipids Beyond Statins", "Lipids Beyond Statins (updated)")
+    changed.write_text(absolute_logos(DEMO.read_text()).replace("Lipids Beyond Statins", "Lipids Beyond Statins (updated)")
                        .replace('moderators = ["jo.kim@demo.rounds"]\ncredits = { ama_pra_1 = 2.0, ancc = 2.0, acpe = 2.0 }',
                                 'moderators = ["sam.reyes@demo.rounds"]\ncredits = { ama_pra_1 = 2.0, ancc = 2.0, acpe = 2.0 }'))
     summary = await import_file(engine, changed)

@@ -432,3 +432,57 @@ async def test_an_offer_that_arrives_in_pieces_is_read_whole(
     reply = await client.post(f"/whep/{LIVE}", data=slowly(), headers=headers)
     assert reply.status == 201, await reply.text()
     await client.delete(reply.headers["Location"], headers=people["attendee"].auth)
+
+
+async def test_stage_gives_the_viewer_count_to_the_session_faculty_only(
+    client: TestClient, people: dict[str, Person], peers: list[RTCPeerConnection], sio: Any
+) -> None:
+    pc, offer = await viewer_offer()
+    peers.append(pc)
+    reply = await post_offer(client, f"/whep/{LIVE}", people["attendee"], offer)
+    assert reply.status == 201, await reply.text()
+
+    async def stage_of(person: Person, session: str) -> dict[str, Any]:
+        page = await sio(person, "/stage")
+        ack = await page.call("join", {"session": session}, namespace="/stage", timeout=5)
+        assert ack["ok"], ack
+        return dict(ack["stage"])
+
+    # ana.okafor teaches LIVE, sam.reyes moderates it: both see its one viewer.
+    assert (await stage_of(people["faculty"], LIVE))["viewers"] == 1
+    assert (await stage_of(people["moderator"], LIVE))["viewers"] == 1
+    assert (await stage_of(people["organizer"], LIVE))["viewers"] == 1
+    # li.chen teaches other sessions; ana.okafor does not teach diabetic-kidney-case.
+    assert "viewers" not in await stage_of(people["faculty2"], LIVE)
+    assert "viewers" not in await stage_of(people["faculty"], "diabetic-kidney-case")
+    assert "viewers" not in await stage_of(people["attendee"], LIVE)
+    assert "viewers" not in await stage_of(people["other_moderator"], LIVE)
+
+
+async def test_captions_are_kept_as_webvtt_beside_the_recordings_when_the_stage_ends(
+    client: TestClient, people: dict[str, Person]
+) -> None:
+    from server.state import SETTINGS
+
+    app = client.server.app
+    for text in ("Good morning, everyone.", "Let's start with <the> guideline & its classes."):
+        reply = await client.post(f"/api/sessions/{LIVE}/captions", json={"text": text},
+                                  headers=people["moderator"].auth)
+        assert reply.status == 201, await reply.text()
+    kept = app[SETTINGS].recordings_dir / LIVE / "captions.vtt"
+    await end_finished_sessions(app, set())
+    assert not kept.exists(), "the window is still open"
+    app[CLOCK].advance(4 * 3600)
+    await end_finished_sessions(app, set())
+    body = kept.read_text(encoding="utf-8")
+    assert body.startswith("WEBVTT")
+    assert "Good morning, everyone." in body and "&lt;the&gt; guideline &amp; its classes." in body
+    assert " --> " in body
+    page = await (await client.get("/organizer", headers=people["organizer"].auth)).text()
+    assert f'href="/recordings/{LIVE}/captions.vtt"' in page
+    download = await client.get(f"/recordings/{LIVE}/captions.vtt", headers=people["organizer"].auth)
+    assert download.status == 200 and download.headers["Content-Type"].startswith("text/vtt")
+    assert await download.text() == body
+    assert (
+        await client.get(f"/recordings/{LIVE}/captions.vtt", headers=people["faculty"].auth)
+    ).status == 403

@@ -13,7 +13,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from ..authz import Action, allowed
-from ..catalogue import Booth, Session
+from ..catalogue import Booth, Session, logo_type
 from ..errors import BadRequest, NotAllowed, NotFound, TooLarge
 from ..hall import (
     analytics,
@@ -189,6 +189,30 @@ async def download(request: web.Request) -> web.StreamResponse:
     await request.app[HALL].record_download(booth.id, f"file:{item.id}", request.app[CLOCK].now())
     headers = {**_SAFE_HEADERS, "Content-Disposition": content_disposition(item.filename)}
     return web.Response(body=body, headers={**headers, "Content-Type": item.content_type})
+
+
+# A logo is an image of the conference file's, shown in the hall: cacheable, and an SVG runs no
+# script and loads nothing (the same sandbox as uploads).
+_LOGO_HEADERS = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'; sandbox",
+                 "Cache-Control": "private, max-age=3600"}
+
+
+@routes.get("/booths/{id}/logo")
+async def logo(request: web.Request) -> web.StreamResponse:
+    """A booth's logo from the conference file, with the type its extension and bytes agree on."""
+    booth = _booth(request)
+    await require(request, Action.VISIT_BOOTH, booth.id)
+    if booth.logo is None:
+        raise NotFound("this booth has no logo")
+    path = Path(booth.logo)
+    try:
+        body = await asyncio.to_thread(path.read_bytes)
+    except OSError:
+        raise NotFound("the logo file is gone") from None
+    content_type = logo_type(path.name, body[:512])
+    if content_type is None:
+        raise NotFound("the logo file is no longer an image")
+    return web.Response(body=body, headers={**_LOGO_HEADERS, "Content-Type": content_type})
 
 
 def _file_id(request: web.Request) -> int:

@@ -14,11 +14,19 @@ from aiohttp import web
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 import media
-from media import IceServer, MediaHub, MediaSettings, list_recordings, turn_credentials
+from media import (
+    IceServer,
+    MediaHub,
+    MediaSettings,
+    captions_path,
+    list_recordings,
+    turn_credentials,
+)
 
 from .. import disclosure_gate
 from ..accounts import User
-from ..authz import Action, allowed
+from ..authz import Action, allowed, sees_viewers
+from ..captions import to_vtt
 from ..catalogue import Session
 from ..errors import (
     BadRequest,
@@ -31,6 +39,7 @@ from ..errors import (
     Unavailable,
 )
 from ..evidence import EVIDENCE
+from ..rooms.captions import CAPTIONS
 from ..rooms.stage import StageNamespace
 from ..settings import Settings
 from ..state import CATALOGUE, CLOCK, METRICS, SETTINGS, SIO
@@ -246,7 +255,8 @@ async def recording(request: web.Request) -> web.StreamResponse:
     root = request.app[SETTINGS].recordings_dir
     for found in list_recordings(root, request.match_info["session_id"]):
         if found.path.name == request.match_info["name"]:
-            return web.FileResponse(found.path, headers={"Content-Type": "video/x-matroska"})
+            kind = "text/vtt; charset=utf-8" if found.kind == "captions" else "video/x-matroska"
+            return web.FileResponse(found.path, headers={"Content-Type": kind, "X-Content-Type-Options": "nosniff"})
     raise NotFound("there is no such recording")
 
 
@@ -256,7 +266,7 @@ async def recording(request: web.Request) -> web.StreamResponse:
 async def _live_fields(request: web.Request, session: Session, user: User | None) -> dict[str, Any]:
     state = request.app[HUB].stage(session.id)
     fields: dict[str, Any] = {"live": state.live, "stage": state.status}
-    if allowed(user, Action.VIEW_REPORTS):
+    if sees_viewers(user, session.id):
         fields["viewers"] = state.viewers
     return fields
 
@@ -311,6 +321,26 @@ async def end_finished_sessions(app: web.Application, ended: set[str]) -> None:
         if session.id not in ended and session.publishing_window(margin).end <= now:
             ended.add(session.id)
             await app[HUB].end_session(session.id)
+            await keep_captions(app, session)
+
+
+async def keep_captions(app: web.Application, session: Session) -> None:
+    """Write the session's captions as WebVTT beside its recordings (nothing if it has none)."""
+    if CAPTIONS not in app:
+        return
+    cues = await app[CAPTIONS].cues(session.id)
+    if not cues:
+        return
+    path = captions_path(app[SETTINGS].recordings_dir, session.id)
+    body = to_vtt(cues, session.title)
+
+    def write() -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".vtt.part")
+        partial.write_text(body, encoding="utf-8")
+        partial.replace(path)
+
+    await asyncio.to_thread(write)
 
 
 class _NoEvidence:

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from media import StageState
 
-from ..authz import Action, allowed, require
+from ..authz import Action, require, sees_viewers
 from ..errors import NotFound
 from ..state import CATALOGUE
 from .base import RoundsNamespace, get_str
@@ -30,7 +30,9 @@ class StageNamespace(RoundsNamespace):
         self._stage = stage
 
     async def on_join(self, sid: str, data: dict[str, Any]) -> dict[str, Any]:
-        """Join a session's stage room; answers with its current state."""
+        """Join a session's stage room; answers with its current state.
+
+        The studio joins again every few seconds to refresh the viewer count it shows."""
         user = self.user(sid)
         session_id = get_str(data, "session", 200)
         if self.app[CATALOGUE].session(session_id) is None:
@@ -41,7 +43,7 @@ class StageNamespace(RoundsNamespace):
         await self.enter_room(sid, room(session_id))
         state: StageState = self._stage(session_id)
         body = state.to_json()
-        if allowed(user, Action.VIEW_REPORTS):
+        if sees_viewers(user, session_id):
             body["viewers"] = state.viewers
         return {"stage": body}
 

@@ -85,7 +85,8 @@ async def import_conference(
     session gets a new version (audited as ``catalogue.amend``) and its records keep theirs.
     """
     cat = parsed.catalogue
-    doc = {"source": source, "kind": kind, "anchored_at": anchored_at.isoformat()}
+    doc: dict[str, Any] = {"source": source, "kind": kind, "anchored_at": anchored_at.isoformat(),
+                           "logos": {b.id: b.logo for b in cat.booths if b.logo is not None}}
     now = datetime.now(UTC)
     day_one = parsed.day_one or anchored_at
     fields = {s.id: history_fields(s, day_one, parsed.demo) for s in cat.sessions}
@@ -169,6 +170,9 @@ async def load_catalogue(engine: AsyncEngine, conference_id: str | None = None) 
         raise NotFound("no conference has been imported; run `rounds import FILE`")
     doc = row.document
     cat = parse_conference(doc["source"], doc["kind"], now=datetime.fromisoformat(doc["anchored_at"])).catalogue
+    logos: dict[str, str] = doc.get("logos", {})  # the logo files checked at import
+    if logos:
+        cat = replace(cat, booths=tuple(replace(b, logo=logos.get(b.id)) for b in cat.booths))
     async with engine.connect() as conn:
         rows = list(await conn.execute(sa.select(session_versions)
                                        .where(session_versions.c.conference_id == cat.conference.id)

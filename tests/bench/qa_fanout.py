@@ -380,6 +380,7 @@ async def prepare_rounds(data_dir: Path, conference: Path, size: int) -> tuple[l
 
 def conference_file(tmp: Path) -> Path:
     text = (ROOT / "config" / "demo-conference.toml").read_text(encoding="utf-8")
+    text = text.replace('logo = "logos/', f'logo = "{ROOT}/config/logos/')  # copied elsewhere
     path = tmp / "conference.toml"
     path.write_text(re.split(r"\n# -+ demo accounts", text)[0] + "\n", encoding="utf-8")
     return path

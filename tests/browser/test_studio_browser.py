@@ -47,6 +47,8 @@ async def test_go_live_again_with_one_press_after_a_server_restart(
         await expect(studio.locator("#studio-state")).to_have_text("Live")
         await expect(go_live).to_be_disabled()
         await expect(studio.locator("#studio-elapsed")).not_to_have_text("00:00", timeout=3_000)
+        # The session's own faculty sees its viewer count (nobody watches yet).
+        await expect(studio.locator("#studio-viewers")).to_have_text("0")
         assert first[HUB].stats().publishers == 1
 
         # An approved question shows beside the preview (the faculty view, embedded).

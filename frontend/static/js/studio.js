@@ -1,6 +1,6 @@
 // The studio: preview camera and microphone, go live over WHIP, share the screen as its own
 // WHIP resource marked a=content:slides (RFC 4796) so viewers show it as the main tile.
-import { csrfToken, iceServers } from "/static/js/client.js";
+import { connect, csrfToken, iceServers } from "/static/js/client.js";
 
 /** Start the page: nothing runs until the template calls this. */
 export function init() {
@@ -17,6 +17,7 @@ export function init() {
   const badge = document.getElementById("studio-state");
   const elapsed = document.getElementById("studio-elapsed");
   const meter = document.getElementById("studio-level");
+  const viewers = document.getElementById("studio-viewers");
   const csrf = csrfToken();
   document.getElementById("studio-whip-url").textContent = `${location.origin}/whip/${session}`;
 
@@ -223,4 +224,19 @@ export function init() {
   const loop = () => { level(); requestAnimationFrame(loop); };
   requestAnimationFrame(loop);
   startPreview().catch((error) => say(`Camera or microphone unavailable: ${error.message}`));
+
+  // The viewer count: the /stage join answers with it for the session's faculty, moderators and
+  // organizers; joining again every 10 s keeps it fresh (stage events carry no count).
+  const stage = connect("/stage");
+  function refreshViewers() {
+    if (!stage.connected) return;
+    stage.emit("join", { session }, (ack) => {
+      if (ack && ack.ok && typeof ack.stage.viewers === "number") {
+        viewers.textContent = String(ack.stage.viewers);
+      }
+    });
+  }
+  stage.on("connect", refreshViewers);
+  stage.on("disconnect", () => { viewers.textContent = "–"; });
+  setInterval(refreshViewers, 10000);
 }
