@@ -138,13 +138,14 @@ class Ledger:
         await self._commit(now, key)
         return self._status(rec, session, now, visible and playing)
 
-    async def show_prompt(self, user_id: int, session: Session) -> str | None:
-        """Store a new attention prompt shown now; None when one is already open."""
+    async def show_prompt(self, user_id: int, session: Session, prompt_id: str | None = None) -> str | None:
+        """Store a new attention prompt shown now (``prompt_id``, or a random one); None when one
+        is already open."""
         # Fresh from SQL: another process may have shown one already.
         rec = await self._refresh((user_id, session.id))
         if rec.open_prompt() is not None:
             return None
-        prompt_id, now = secrets.token_urlsafe(12), self.now()
+        prompt_id, now = prompt_id or secrets.token_urlsafe(12), self.now()
         rec.prompts[prompt_id] = AttentionPrompt(now)
         self.writer.prompt(prompt_id, session.id, user_id, now)
         await self._commit(now, (user_id, session.id))
@@ -166,6 +167,15 @@ class Ledger:
         await self._commit(now, key)
         return self._status(rec, session, now, self.watching(user_id, session.id))
 
+    async def close_prompts(self, session: Session, prefix: str) -> None:
+        """Answer now every open prompt of ``session`` whose id starts with ``prefix`` (a closed
+        attention poll: those who did not answer lost the time it was open)."""
+        now = self.now()
+        for user_id, prompt_id in await self.store.close_prompts(session.id, prefix, now):
+            rec = self._cache.get((user_id, session.id))
+            if rec is not None and prompt_id in rec.prompts:
+                rec.prompts[prompt_id] = AttentionPrompt(rec.prompts[prompt_id].shown_at, now)
+
     # -- reading --------------------------------------------------------------------------
 
     def watching(self, user_id: int, session_id: str) -> bool:
@@ -175,6 +185,12 @@ class Ledger:
             return False
         recent = self.now() - self.tolerance
         return any(t.watching and t.last >= recent for t in rec.tabs.values())
+
+    def watching_now(self, session_id: str) -> list[int]:
+        """The attendees of ``session_id`` whose pages on this process are watching now."""
+        recent = self.now() - self.tolerance
+        return sorted(uid for (uid, sid), rec in self._cache.items() if sid == session_id
+                      and any(t.watching and t.last >= recent for t in rec.tabs.values()))
 
     def watchers(self) -> dict[str, int]:
         """Attendees watching now, per session, on this process (organizer live figures)."""

@@ -5,8 +5,11 @@ moderators, its faculty and organizers run polls (open, close, release); anyone 
 the session's Q&A answers. Results are counts only, for the audience and the presenter alike;
 who answered what is for organizers' export only.
 
-A poll marked ``attention`` is the session's attention check in poll form: each answer is kept
-with the seconds it took from the poll's opening, and the export says so (``attention_check``).
+A poll marked ``attention`` is the session's attention check in poll form: when it opens, every
+attendee watching the accredited session gets an attention prompt (their clock stops, as for any
+attention check) that answering the poll answers; one still open when the poll closes is closed
+then, so not answering costs the time the poll was open. Each answer is kept with the seconds it
+took from the poll's opening, and the export says so (``attention_check``).
 """
 
 from __future__ import annotations
@@ -21,12 +24,27 @@ from .errors import BadRequest, Conflict
 
 __all__ = [
     "MAX_OPTIONS", "MAX_OPTION_TEXT", "MAX_QUESTION", "Answer", "Poll", "PollStatus", "PreparedPoll",
-    "check_answer", "draft", "prepared_polls", "results", "tally",
+    "attention_prompt_id", "attention_prompt_prefix", "check_answer", "draft", "is_poll_prompt", "prepared_polls", "results", "tally",
 ]  # fmt: skip
 
 MAX_QUESTION = 300
 MAX_OPTION_TEXT = 120
 MAX_OPTIONS = 8
+
+
+def attention_prompt_prefix(poll_id: int) -> str:
+    """What the ids of one attention poll's prompts start with."""
+    return f"poll{poll_id}-"
+
+
+def attention_prompt_id(poll_id: int, user_id: int) -> str:
+    """The id of the attention prompt an attention poll gives one attendee (one per poll and person)."""
+    return attention_prompt_prefix(poll_id) + str(user_id)
+
+
+def is_poll_prompt(prompt_id: str) -> bool:
+    """Whether an attention prompt is answered by answering a poll (not by the watch page's dialog)."""
+    return prompt_id.startswith("poll")
 
 
 class PollStatus(enum.StrEnum):

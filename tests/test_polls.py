@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestClient
 
 from server.catalogue import Role
 from server.errors import BadRequest, Conflict
+from server.evidence import EVIDENCE, LEDGER
 from server.polls import (
     Answer,
     Poll,
@@ -23,6 +24,7 @@ from server.polls import (
     results,
     tally,
 )
+from server.state import CLOCK
 from tests.conftest import SioFactory, add_person
 
 S = "heart-failure-2026"
@@ -103,3 +105,49 @@ async def test_runners_open_attendees_answer_once_and_organizers_export(client: 
     rows = list(csv.DictReader(io.StringIO(await export.text())))
     assert [(r["name"], r["answer"], r["attention_check"]) for r in rows] == [("Grace Hopper", "Yes, with a question", "yes")]
     assert float(rows[0]["seconds_after_opening"]) >= 0
+
+
+async def test_an_attention_poll_stops_the_clock_of_those_watching_until_they_answer(
+        client: TestClient, sio: SioFactory) -> None:
+    app = client.server.app
+    runner = await sio(await add_person(app, "sam.reyes@demo.rounds", Role.MODERATOR), NS)
+    grace, ada = (await add_person(app, "grace@example.org", Role.ATTENDEE),
+                  await add_person(app, "ada@example.org", Role.ATTENDEE))
+    pages = {p.user.id: await sio(p, "/watch") for p in (grace, ada)}
+    voters = {p.user.id: await sio(p, NS) for p in (grace, ada)}
+
+    async def beat(person: Any) -> Any:
+        ack = await pages[person.user.id].call("heartbeat", {"session": S, "visible": True, "playing": True},
+                                               namespace="/watch")
+        assert ack["ok"], ack
+        return ack
+
+    for p in (grace, ada):
+        await app[EVIDENCE].viewer_started(S, f"viewer-{p.user.id}", p.user.id)
+        assert (await beat(p))["counting"] is True
+    plain = await runner.call("open", {"session": S, "question": "Plain?", "options": ["a", "b"]}, namespace=NS)
+    assert (await beat(grace))["counting"] is True  # only an attention poll stops the clock
+    await runner.call("close", {"poll": plain["poll"]["id"]}, namespace=NS)
+
+    opened = await runner.call("open", {"session": S, "question": "Still with us?", "options": ["Yes", "No"],
+                                        "attention": True}, namespace=NS)
+    poll_id, opened_at = opened["poll"]["id"], app[CLOCK].timestamp()
+    for p in (grace, ada):
+        waiting = await beat(p)
+        assert waiting["counting"] is False and waiting["attention_poll"] is True and waiting["attention"] is None
+    app[CLOCK].advance(20)
+    assert (await voters[grace.user.id].call("answer", {"poll": poll_id, "option": 0}, namespace=NS))["ok"]
+    answered = await beat(grace)
+    assert answered["counting"] is True and answered["attention_poll"] is False
+    assert (await beat(ada))["counting"] is False  # ada has not answered
+    app[CLOCK].advance(20)
+    assert (await runner.call("close", {"poll": poll_id}, namespace=NS))["ok"]
+    assert (await beat(ada))["counting"] is True  # a closed poll no longer holds the clock
+
+    gaps = {}
+    for p in (grace, ada):
+        stored = await app[LEDGER].store.one(p.user.id, S)
+        (prompt,) = stored.prompts.values()
+        assert prompt.answered_at is not None
+        gaps[p.user.id] = (round(prompt.shown_at - opened_at), round(prompt.answered_at - prompt.shown_at))
+    assert gaps == {grace.user.id: (0, 20), ada.user.id: (0, 40)}  # not answering cost the time it was open

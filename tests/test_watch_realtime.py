@@ -100,7 +100,8 @@ async def test_watch_time_rises_while_media_flows_and_the_page_is_visible_and_pl
     await app[EVIDENCE].viewer_started(S, "v1", maria.id)
     client = await sio(people["attendee"], NS)
     first = await beat(client)
-    assert first == {"ok": True, "watch_seconds": 0, "counting": True, "attention": None}
+    assert first == {"ok": True, "watch_seconds": 0, "counting": True, "attention": None,
+                     "attention_poll": False}
     t0 = now(app)
     later(app, 30)
     second = await beat(client)

@@ -13,8 +13,19 @@ from aiohttp import web
 from ..accounts import User
 from ..authz import Action, allowed, require
 from ..catalogue import Session
-from ..errors import BadRequest, NotAllowed, NotFound
-from ..polls import Poll, PollStatus, PreparedPoll, check_answer, draft, results, tally
+from ..errors import BadRequest, Conflict, NotAllowed, NotFound
+from ..evidence import LEDGER
+from ..polls import (
+    Poll,
+    PollStatus,
+    PreparedPoll,
+    attention_prompt_id,
+    attention_prompt_prefix,
+    check_answer,
+    draft,
+    results,
+    tally,
+)
 from ..state import CATALOGUE, CLOCK
 from ..store.polls import PollStore
 from .base import RoundsNamespace, get_bool, get_int, get_str
@@ -97,6 +108,7 @@ class PollsNamespace(RoundsNamespace):
             question, options = draft(data.get("question"), data.get("options"))
             attention = get_bool(data, "attention", False)
         poll = await self.app[POLLS].open(session.id, question, options, attention, user.id, self.app[CLOCK].now())
+        await self._prompt_watchers(poll, session)
         await self.emit("poll", poll.json(), room=audience(session.id))
         await self.emit("results", await self._results(poll), room=runners(session.id))
         return {"poll": poll.json()}
@@ -108,6 +120,8 @@ class PollsNamespace(RoundsNamespace):
         store = self.app[POLLS]
         option = check_answer(poll, data.get("option"), await store.answer_of(poll.id, user.id))
         await store.answer(poll.id, user.id, option, self.app[CLOCK].now())
+        if poll.attention:
+            await self._settle_prompt(poll, user.id)
         tallied = await self._results(poll)
         await self.emit("results", tallied, room=runners(poll.session))
         if poll.released:
@@ -119,10 +133,33 @@ class PollsNamespace(RoundsNamespace):
         poll = await self._poll(data)
         self._runner(user, poll.session)
         poll = await self.app[POLLS].update(poll.id, now=self.app[CLOCK].now(), **change)
+        ledger, session = self.app.get(LEDGER), self.app[CATALOGUE].session(poll.session)
+        if poll.attention and poll.status is PollStatus.CLOSED and ledger is not None and session is not None:
+            await ledger.close_prompts(session, attention_prompt_prefix(poll.id))
         tallied = await self._results(poll)
         await self.emit("poll", poll.json(), room=audience(poll.session))
         await self.emit("results", tallied, room=runners(poll.session) if not poll.released else audience(poll.session))
         return {"poll": poll.json(), "results": tallied}
+
+    # -- a poll as the session's attention check --------------------------------------------
+
+    async def _prompt_watchers(self, poll: Poll, session: Session) -> None:
+        """An attention poll stops the clock of everyone watching the accredited session (on this
+        process) until they answer it."""
+        ledger = self.app.get(LEDGER)
+        if not poll.attention or not session.accredited or ledger is None:
+            return
+        for user_id in ledger.watching_now(session.id):
+            await ledger.show_prompt(user_id, session, attention_prompt_id(poll.id, user_id))
+
+    async def _settle_prompt(self, poll: Poll, user_id: int) -> None:
+        ledger, session = self.app.get(LEDGER), self.app[CATALOGUE].session(poll.session)
+        if ledger is None or session is None:
+            return
+        try:
+            await ledger.answer_prompt(user_id, session, attention_prompt_id(poll.id, user_id))
+        except (NotFound, Conflict):  # not watching when it opened, or already settled
+            pass
 
     async def on_close(self, sid: str, data: dict[str, Any]) -> dict[str, Any]:
         return await self._change(sid, data, status=PollStatus.CLOSED)

@@ -22,6 +22,7 @@ from ..authz import Action, require
 from ..catalogue import Session, SessionState
 from ..errors import NotFound, RateLimited
 from ..evidence import LEDGER, Ledger, WatchStatus
+from ..polls import is_poll_prompt
 from ..state import CATALOGUE, CLOCK, COORD, SETTINGS
 from .base import RoundsNamespace, get_bool, get_str
 
@@ -161,5 +162,7 @@ def _ack(status: WatchStatus) -> dict[str, Any]:
     return {
         "watch_seconds": int(status.watch_seconds),
         "counting": status.counting,
-        "attention": status.prompt,
+        # A poll's prompt is answered in the poll, not in the page's "still there?" dialog.
+        "attention": None if status.prompt is None or is_poll_prompt(status.prompt) else status.prompt,
+        "attention_poll": status.prompt is not None and is_poll_prompt(status.prompt),
     }

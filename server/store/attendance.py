@@ -186,6 +186,18 @@ class AttendanceStore:
             log.warning("closed %d media intervals left open by stopped server processes", closed)
         return closed
 
+    async def close_prompts(self, session_id: str, prefix: str, at: float) -> list[tuple[int, str]]:
+        """Answer, at ``at``, every open prompt of ``session_id`` whose id starts with ``prefix``;
+        (user id, prompt id) of each."""
+        where = (attention_prompts.c.session_id == session_id, attention_prompts.c.id.startswith(prefix),
+                 attention_prompts.c.answered_at.is_(None))
+        async with self.engine.begin() as conn:
+            closed = [(r.user_id, r.id) for r in await conn.execute(
+                sa.select(attention_prompts.c.user_id, attention_prompts.c.id).where(*where))]
+            if closed:
+                await conn.execute(attention_prompts.update().where(*where).values(answered_at=at))
+        return closed
+
     async def close_instance(self, instance: str, at: float | None = None) -> int:
         """End the open media intervals of one server process at ``at`` (default: its last sign of
         life); forget the process."""

@@ -160,7 +160,7 @@ async def direct(args: argparse.Namespace, app: web.Application) -> dict[str, An
 
 # -- the baseline: a minimal python-socketio server --------------------------------------------
 
-ACK = {"ok": True, "watch_seconds": 0, "counting": True, "attention": None}
+ACK = {"ok": True, "watch_seconds": 0, "counting": True, "attention": None, "attention_poll": False}
 
 
 class MinimalWatch(socketio.AsyncNamespace):  # type: ignore[misc]

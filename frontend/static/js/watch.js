@@ -63,6 +63,7 @@ function start(root) {
 
   function explain(ack) {
     if (ack.attention) return "Paused: please confirm you are still following.";
+    if (ack.attention_poll) return "Paused: answer the poll to keep counting.";
     if (ack.counting) return "Counting your watch time.";
     if (!visible()) return "Paused: this tab is hidden.";
     if (!playing()) return "Paused: the player is not playing.";
