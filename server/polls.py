@@ -15,6 +15,7 @@ took from the poll's opening, and the export says so (``attention_check``).
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,6 +33,10 @@ MAX_OPTION_TEXT = 120
 MAX_OPTIONS = 8
 
 
+# attention_prompt_id's shape; a random prompt id (secrets.token_urlsafe) could start with "poll".
+_POLL_PROMPT = re.compile(r"poll[0-9]+-[0-9]+")
+
+
 def attention_prompt_prefix(poll_id: int) -> str:
     """What the ids of one attention poll's prompts start with."""
     return f"poll{poll_id}-"
@@ -44,7 +49,7 @@ def attention_prompt_id(poll_id: int, user_id: int) -> str:
 
 def is_poll_prompt(prompt_id: str) -> bool:
     """Whether an attention prompt is answered by answering a poll (not by the watch page's dialog)."""
-    return prompt_id.startswith("poll")
+    return _POLL_PROMPT.fullmatch(prompt_id) is not None
 
 
 class PollStatus(enum.StrEnum):

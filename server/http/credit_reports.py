@@ -8,13 +8,11 @@ audit log. ``rounds export credits --format csv|cpe`` prints the same exports as
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp_jinja2
-import sqlalchemy as sa
 from aiohttp import web
 
 from .. import disclosure_gate
@@ -23,7 +21,6 @@ from ..authz import Action
 from ..catalogue import Role, Session
 from ..credit import (
     Basis,
-    CreditClaim,
     CreditType,
     CreditTypeNotApplicable,
     CreditTypeNotOffered,
@@ -40,8 +37,6 @@ from ..errors import BadRequest, NotFound
 from ..reports.credit import credit_export
 from ..state import ACCOUNTS, CATALOGUE, CLOCK, ENGINE
 from ..store.attendance import AttendanceStore, Recorded
-from ..store.credit import _aware, _claim, credit_claims, disclosure_acks, evaluations
-from ..store.schema import assignments, users
 from .api import json_object
 from .credit_service import CREDIT_STORE
 from .exports import csv_download
@@ -58,48 +53,25 @@ routes = web.RouteTableDef()
 
 async def attendees(app: web.Application, session_ids: Iterable[str] | None = None) -> list[Attendee]:
     """Everyone with evidence or claims (in these sessions, or anywhere): a handful of queries in all."""
-    engine, cat = app[ENGINE], app[CATALOGUE]
-    recorded = await AttendanceStore(engine).recorded()  # every session: parallel sessions count once
+    cat = app[CATALOGUE]
+    recorded = await AttendanceStore(app[ENGINE]).recorded()  # every session: parallel sessions count once
     wanted = None if session_ids is None else set(session_ids)
-    async with engine.connect() as conn:
-        claim_rows = list(await conn.execute(sa.select(credit_claims).where(credit_claims.c.quarters > 0)
-                                             .order_by(credit_claims.c.id)))
-        ids = {uid for uid, sid in recorded if wanted is None or sid in wanted}
-        ids |= {r.user_id for r in claim_rows if wanted is None or r.session_id in wanted}
-        users_rows = list(await conn.execute(sa.select(users).where(users.c.id.in_(ids))))
-        emails = [r.email for r in users_rows]
-        kinds: dict[str, dict[str, set[str]]] = {}
-        for r in await conn.execute(sa.select(assignments).where(assignments.c.email.in_(emails))):
-            kinds.setdefault(r.email, {}).setdefault(r.kind, set()).add(r.target)
-        spans: dict[int, dict[str, tuple[float, float]]] = {}
-        for r in await conn.execute(sa.select(evaluations.c.user_id, evaluations.c.session_id, evaluations.c.seconds,
-                                              evaluations.c.submitted_at).where(evaluations.c.user_id.in_(ids))):
-            end = _aware(r.submitted_at).timestamp()
-            spans.setdefault(r.user_id, {})[r.session_id] = (end - float(r.seconds), end)
-        acks: dict[int, dict[str, tuple[str, datetime]]] = {}
-        first: dict[int, dict[str, float]] = {}
-        for r in await conn.execute(sa.select(disclosure_acks).where(disclosure_acks.c.user_id.in_(ids))
-                                    .order_by(disclosure_acks.c.at, disclosure_acks.c.id)):
-            at = _aware(r.at)
-            acks.setdefault(r.user_id, {})[r.session_id] = (r.version, at)
-            first.setdefault(r.user_id, {}).setdefault(r.session_id, at.timestamp())
-    claims: dict[int, list[CreditClaim]] = {}
-    for r in claim_rows:
-        claims.setdefault(r.user_id, []).append(_claim(r))
+    found = await app[CREDIT_STORE].report_records(
+        {uid for uid, sid in recorded if wanted is None or sid in wanted}, wanted)
     evidence: dict[int, dict[str, Recorded]] = {}
     for (uid, sid), rec in recorded.items():
         evidence.setdefault(uid, {})[sid] = rec
     out = []
-    for r in sorted(users_rows, key=lambda r: r.id):
-        mine = kinds.get(r.email, {})
+    for r in found.users:
+        mine = found.assignments.get(r.email, {})
         user = User(r.id, r.email, r.name, Role(r.role), r.profession, frozenset(mine.get("faculty", ())),
                     frozenset(mine.get("moderator", ())))
-        starts = {s.id: first.get(r.id, {}).get(s.id, float("inf")) for s in cat.sessions
+        starts = {s.id: found.first_acks.get(r.id, {}).get(s.id, float("inf")) for s in cat.sessions
                   if disclosure_gate.gated(user, s)}
         out.append(Attendee(r.id, r.name, r.email, r.profession,
                             learner_of(r.profession, r.nabp_eprofile_id, r.dob_month, r.dob_day),
-                            user.faculty_of, evidence.get(r.id, {}), spans.get(r.id, {}),
-                            tuple(claims.get(r.id, ())), acks.get(r.id, {}), starts))
+                            user.faculty_of, evidence.get(r.id, {}), found.evaluations.get(r.id, {}),
+                            tuple(found.claims.get(r.id, ())), found.acks.get(r.id, {}), starts))
     return out
 
 

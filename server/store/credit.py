@@ -20,9 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..credit import AlreadyClaimed, Basis, CreditClaim, CreditType, quarters_of
 from ..errors import Conflict, NotFound
-from .schema import audit_log, metadata, users
+from .schema import assignments, audit_log, metadata, users
 
-__all__ = ["AuditEntry", "Certificate", "CreditRequest", "CreditStore", "certificates", "credit_claims", "credit_requests",
+__all__ = ["AuditEntry", "Certificate", "CreditRequest", "CreditStore", "ReportRecords", "certificates", "credit_claims", "credit_requests",
            "disclosure_acks", "evaluations"]
 
 disclosure_acks = sa.Table(
@@ -196,6 +196,18 @@ def _claim_json(claim: CreditClaim | None) -> dict[str, Any] | None:
             "basis": claim.basis.value, "amount": str(claim.amount)}
 
 
+@dataclass(frozen=True, slots=True)
+class ReportRecords:
+    """What the organizer's batch credit report reads for its learners, per user id (or email)."""
+
+    users: list[Any]  # user rows, by id
+    assignments: dict[str, dict[str, set[str]]]  # email -> kind (faculty, moderator) -> targets
+    evaluations: dict[int, dict[str, tuple[float, float]]]  # session -> (opened, submitted)
+    acks: dict[int, dict[str, tuple[str, datetime]]]  # session -> (latest version, when)
+    first_acks: dict[int, dict[str, float]]  # session -> first acknowledgement (conference second)
+    claims: dict[int, list[CreditClaim]]
+
+
 class CreditStore:
     """Queries on the credit tables; writes append to the audit log in the same transaction."""
 
@@ -349,6 +361,35 @@ class CreditStore:
             rows = await conn.execute(sa.select(credit_claims).where(credit_claims.c.session_id == session_id,
                                                                      credit_claims.c.quarters > 0))
             return [_claim(r) for r in rows]
+
+    async def report_records(self, with_evidence: set[int], session_ids: set[str] | None) -> ReportRecords:
+        """Users with evidence (``with_evidence``) or claims in ``session_ids`` (None: anywhere), with
+        their assignments, evaluations, acknowledgements and claims: five queries, whatever their number."""
+        async with self.engine.connect() as conn:
+            claim_rows = list(await conn.execute(sa.select(credit_claims).where(credit_claims.c.quarters > 0)
+                                                 .order_by(credit_claims.c.id)))
+            ids = with_evidence | {r.user_id for r in claim_rows if session_ids is None or r.session_id in session_ids}
+            user_rows = sorted(await conn.execute(sa.select(users).where(users.c.id.in_(ids))), key=lambda r: r.id)
+            kinds: dict[str, dict[str, set[str]]] = {}
+            for r in await conn.execute(sa.select(assignments).where(
+                    assignments.c.email.in_([r.email for r in user_rows]))):
+                kinds.setdefault(r.email, {}).setdefault(r.kind, set()).add(r.target)
+            spans: dict[int, dict[str, tuple[float, float]]] = {}
+            for r in await conn.execute(sa.select(evaluations.c.user_id, evaluations.c.session_id, evaluations.c.seconds,
+                                                  evaluations.c.submitted_at).where(evaluations.c.user_id.in_(ids))):
+                end = _aware(r.submitted_at).timestamp()
+                spans.setdefault(r.user_id, {})[r.session_id] = (end - float(r.seconds), end)
+            acks: dict[int, dict[str, tuple[str, datetime]]] = {}
+            first: dict[int, dict[str, float]] = {}
+            for r in await conn.execute(sa.select(disclosure_acks).where(disclosure_acks.c.user_id.in_(ids))
+                                        .order_by(disclosure_acks.c.at, disclosure_acks.c.id)):
+                at = _aware(r.at)
+                acks.setdefault(r.user_id, {})[r.session_id] = (r.version, at)
+                first.setdefault(r.user_id, {}).setdefault(r.session_id, at.timestamp())
+        claims: dict[int, list[CreditClaim]] = {}
+        for r in claim_rows:
+            claims.setdefault(r.user_id, []).append(_claim(r))
+        return ReportRecords(user_rows, kinds, spans, acks, first, claims)
 
     async def claims_with_learners(self, session_ids: Sequence[str]) -> list[tuple[CreditClaim, Any]]:
         """Standing claims of these sessions with each learner's reporting profile (exports)."""
